@@ -1,0 +1,203 @@
+// Package api builds the Fiber application: middleware, the error handler
+// and the mounting of every module's routes. It holds no business rules.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Config tunes the HTTP layer.
+type Config struct {
+	BodyLimit          int           // bytes; default 4 MiB
+	RateLimitPerMinute int           // per client IP; 0 disables
+	RequestTimeout     time.Duration // default 30s
+	ProxyHeader        string        // e.g. X-Forwarded-For behind a trusted proxy; empty trusts none
+	MetricsToken       string        // when set, /metrics needs "Authorization: Bearer <token>"
+	HSTS               bool          // send Strict-Transport-Security (BASE_URL is https)
+}
+
+// Deps are the services the API mounts.
+type Deps struct {
+	Log     *slog.Logger
+	Pool    *tenants.Pool
+	Redis   redis.UniversalClient
+	Counter *ratelimit.Counter
+	Tenants *tenants.Service
+}
+
+// Server is the API: the Fiber app and the routes it mounted.
+type Server struct {
+	App     *fiber.App
+	cfg     Config
+	deps    Deps
+	metrics *metrics
+	routes  []httpx.Route
+}
+
+// New builds the API.
+func New(cfg Config, d Deps) *Server {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 4 << 20
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
+	s := &Server{cfg: cfg, deps: d, metrics: newMetrics(d.Pool)}
+	app := fiber.New(fiber.Config{
+		AppName:               "stacks",
+		BodyLimit:             cfg.BodyLimit,
+		ErrorHandler:          httpx.ErrorHandler(d.Log),
+		DisableStartupMessage: true,
+		ProxyHeader:           cfg.ProxyHeader,
+		ReadTimeout:           60 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.Must(uuid.NewV7()).String() }}))
+	app.Use(s.observe)
+	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: func(c *fiber.Ctx, e any) {
+		d.Log.Error("panic", "request_id", httpx.RequestID(c), "panic", e)
+	}}))
+	app.Use(s.securityHeaders)
+	app.Use(s.rateLimit)
+	s.App = app
+	s.mount(append(s.systemRoutes(), d.Tenants.Routes()...))
+	return s
+}
+
+// Routes returns every route the API mounted, for the tests that hold them
+// to the isolation table and the OpenAPI document.
+func (s *Server) Routes() []httpx.Route { return s.routes }
+
+func (s *Server) mount(routes []httpx.Route) {
+	for _, r := range routes {
+		if !r.Public && r.Perm == "" {
+			panic("api: route " + r.Method + " " + r.Path + " declares no permission and is not public")
+		}
+		h := []fiber.Handler{}
+		if !r.Public {
+			h = append(h, s.authenticate(tenants.Permission(r.Perm)))
+		}
+		s.App.Add(r.Method, r.Path, append(h, r.Handler)...)
+		s.routes = append(s.routes, r)
+	}
+}
+
+// observe gives each request a deadline, renders errors (so the status is
+// known here), then logs one line and records metrics.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	if err := c.Next(); err != nil {
+		if herr := c.App().ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status, route := c.Response().StatusCode(), c.Route().Path
+	if status == fiber.StatusNotFound && route == "/" {
+		route = "unmatched"
+	}
+	dur := time.Since(start)
+	s.metrics.observe(c.Method(), route, status, dur)
+	attrs := []any{"request_id", httpx.RequestID(c), "method", c.Method(), "path", c.Path(),
+		"status", status, "duration_ms", float64(dur.Microseconds()) / 1000}
+	if p, ok := c.Locals(principalLocal).(*tenants.Principal); ok {
+		attrs = append(attrs, "tenant_id", p.TenantID, "user_id", p.UserID)
+		if p.APIKeyID != uuid.Nil {
+			attrs = append(attrs, "api_key_id", p.APIKeyID)
+		}
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.deps.Log.Log(ctx, level, "request", attrs...)
+	return nil
+}
+
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	c.Set("Referrer-Policy", "no-referrer")
+	c.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+	c.Set("Cache-Control", "no-store")
+	if s.cfg.HSTS {
+		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	return c.Next()
+}
+
+// rateLimit is the coarse per-IP limit in front of everything. It fails open
+// when Redis is down: an outage of the limiter must not take the library
+// desk down with it (signup and login lockouts fail closed on their own).
+func (s *Server) rateLimit(c *fiber.Ctx) error {
+	if s.cfg.RateLimitPerMinute <= 0 || c.Path() == "/healthz" || c.Path() == "/readyz" {
+		return c.Next()
+	}
+	ok, wait, err := s.deps.Counter.Allow(c.UserContext(), "rl:ip:"+c.IP(), s.cfg.RateLimitPerMinute, time.Minute)
+	if err != nil {
+		s.deps.Log.Warn("rate limiter unavailable", "error", err)
+		return c.Next()
+	}
+	if !ok {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(wait.Seconds())+1))
+		return errs.E(errs.RateLimited, "rate_limited", "too many requests from this address; slow down and retry shortly")
+	}
+	return c.Next()
+}
+
+const principalLocal = "principal"
+
+// authenticate resolves the bearer token or API key, opens the request's
+// tenant transaction for the token's tenant, checks the route's permission
+// and runs the rest of the chain inside that transaction: the handler's nil
+// commits, an error rolls back.
+func (s *Server) authenticate(perm tenants.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		token := c.Get("X-API-Key")
+		if h := c.Get(fiber.HeaderAuthorization); token == "" && h != "" {
+			scheme, rest, _ := strings.Cut(h, " ")
+			if !strings.EqualFold(scheme, "Bearer") {
+				return errs.E(errs.Unauthenticated, "invalid_token", `use "Authorization: Bearer <token>"`)
+			}
+			token = strings.TrimSpace(rest)
+		}
+		if token == "" {
+			return errs.E(errs.Unauthenticated, "missing_token", "log in first: send Authorization: Bearer <token>")
+		}
+		tenantID, ok := tenants.TokenTenant(token)
+		if !ok {
+			return tenants.ErrBadToken
+		}
+		return s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) error {
+			p, err := s.deps.Tenants.Authenticate(ctx, token)
+			if err != nil {
+				return err
+			}
+			c.Locals(principalLocal, p)
+			if !p.Has(perm) {
+				return errs.E(errs.Forbidden, "forbidden", "your role does not allow this ("+string(perm)+")")
+			}
+			c.SetUserContext(tenants.WithPrincipal(ctx, p))
+			return c.Next()
+		})
+	}
+}

@@ -1,0 +1,302 @@
+// Command stacks is the Stacks library system: API server, background
+// worker, migrations and a one-process development mode.
+//
+//	stacks serve     the HTTP API
+//	stacks worker    background jobs (Asynq server and scheduler)
+//	stacks migrate   apply database migrations as the owner
+//	stacks dev       migrate, seed the demo library, run API and worker together
+//	stacks seed      create the demo library if missing
+//	stacks version   print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // time zones work in minimal containers too
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/migrations"
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/workers"
+)
+
+// version is set with -ldflags "-X main.version=..."; otherwise the VCS
+// revision from the build info is used.
+var version = ""
+
+const usage = `usage: stacks <command>
+
+commands:
+  serve     run the HTTP API
+  worker    run background jobs (Asynq server and scheduler)
+  migrate   apply database migrations (DATABASE_URL must be the owner or a superuser)
+  dev       migrate, seed the demo library, and run API and worker in one process
+  seed      create the demo library if it does not exist
+  version   print the version
+
+configuration is read from the environment; see README.md.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stacks:", err)
+		os.Exit(2)
+	}
+	log := newLogger(cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	switch os.Args[1] {
+	case "serve":
+		err = run(ctx, cfg, log, true, false)
+	case "worker":
+		err = run(ctx, cfg, log, false, true)
+	case "migrate":
+		err = migrations.Up(ctx, cfg.DatabaseURL, log)
+	case "dev":
+		err = dev(ctx, cfg, log)
+	case "seed":
+		err = seed(ctx, cfg, log)
+	case "version":
+		fmt.Println(versionString())
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "stacks: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Error("stacks: "+os.Args[1]+" failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+// config is the environment, with defaults that work on a developer's
+// machine with local Postgres and Redis.
+type config struct {
+	DatabaseURL, AppDatabaseURL, RedisURL string
+	HTTPAddr, BaseURL, LogLevel           string
+	MetricsToken, ProxyHeader             string
+	RateLimitPerMinute, SignupsPerHour    int
+	DBMaxConns, WorkerConcurrency         int
+	SessionTTL                            time.Duration
+}
+
+func loadConfig() (config, error) {
+	c := config{
+		DatabaseURL:    env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/stacks?sslmode=disable"),
+		AppDatabaseURL: os.Getenv("APP_DATABASE_URL"),
+		RedisURL:       env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		HTTPAddr:       env("HTTP_ADDR", ":8080"),
+		BaseURL:        os.Getenv("BASE_URL"),
+		LogLevel:       env("LOG_LEVEL", "info"),
+		MetricsToken:   os.Getenv("METRICS_TOKEN"),
+		ProxyHeader:    os.Getenv("PROXY_HEADER"),
+	}
+	var err error
+	ints := []struct {
+		name string
+		def  int
+		dst  *int
+	}{
+		{"RATE_LIMIT_PER_MINUTE", 1200, &c.RateLimitPerMinute},
+		{"SIGNUP_RATE_LIMIT", 20, &c.SignupsPerHour},
+		{"DB_MAX_CONNS", 20, &c.DBMaxConns},
+		{"WORKER_CONCURRENCY", 10, &c.WorkerConcurrency},
+	}
+	for _, i := range ints {
+		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
+			return c, fmt.Errorf("%s must be a whole number", i.name)
+		}
+	}
+	if c.SessionTTL, err = time.ParseDuration(env("SESSION_TTL", "12h")); err != nil || c.SessionTTL <= 0 {
+		return c, fmt.Errorf("SESSION_TTL must be a duration such as 12h")
+	}
+	if c.AppDatabaseURL == "" {
+		if c.AppDatabaseURL, err = migrations.AppURL(c.DatabaseURL); err != nil {
+			return c, err
+		}
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://localhost" + c.HTTPAddr
+		if !strings.HasPrefix(c.HTTPAddr, ":") {
+			c.BaseURL = "http://" + c.HTTPAddr
+		}
+	}
+	return c, nil
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return "dev-" + s.Value[:min(12, len(s.Value))]
+			}
+		}
+	}
+	return "dev"
+}
+
+// services are the process's connections, closed in reverse order.
+type services struct {
+	pool    *tenants.Pool
+	rdb     *redis.Client
+	redis   asynq.RedisConnOpt
+	tenants *tenants.Service
+	counter *ratelimit.Counter
+}
+
+func open(ctx context.Context, cfg config) (*services, error) {
+	ropt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	aopt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	pool, err := tenants.Open(ctx, cfg.AppDatabaseURL, tenants.PoolOptions{MaxOpenConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, fmt.Errorf("connect as %s (run `stacks migrate` first, or set APP_DATABASE_URL): %w", migrations.AppRole, err)
+	}
+	rdb := redis.NewClient(ropt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to redis: %w", err)
+	}
+	counter := ratelimit.New(rdb, "stacks:")
+	svc := tenants.NewService(pool, counter, tenants.Options{SessionTTL: cfg.SessionTTL, SignupsPerIPPerHour: cfg.SignupsPerHour})
+	return &services{pool: pool, rdb: rdb, redis: aopt, tenants: svc, counter: counter}, nil
+}
+
+func (s *services) close() {
+	s.rdb.Close()
+	s.pool.Close()
+}
+
+// run serves the API and/or runs the worker until ctx ends, then shuts
+// down in order: stop accepting and finish in-flight requests, stop the
+// worker (running tasks finish), close the pools.
+func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker bool) error {
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+
+	var w *workers.Worker
+	if runWorker {
+		w = workers.New(svc.redis, svc.tenants, log, workers.Options{Concurrency: cfg.WorkerConcurrency})
+		if err := w.Start(); err != nil {
+			return err
+		}
+		log.Info("worker started", "queues", workers.Queues)
+	}
+	var srv *api.Server
+	errc := make(chan error, 1)
+	if serveAPI {
+		srv = api.New(api.Config{
+			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
+			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
+		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants})
+		go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
+		log.Info("api listening", "addr", cfg.HTTPAddr, "base_url", cfg.BaseURL, "version", versionString())
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	if srv != nil {
+		if serr := srv.App.ShutdownWithTimeout(25 * time.Second); serr != nil {
+			log.Error("http shutdown", "error", serr)
+		}
+	}
+	if w != nil {
+		w.Shutdown()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func seed(ctx context.Context, cfg config, log *slog.Logger) error {
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	created, err := svc.tenants.SeedDemo(ctx)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("demo library created", "tenant", tenants.DemoSlug)
+	}
+	printDemo(cfg)
+	return nil
+}
+
+func dev(ctx context.Context, cfg config, log *slog.Logger) error {
+	if err := ensureDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	if err := migrations.Up(ctx, cfg.DatabaseURL, log); err != nil {
+		return err
+	}
+	if err := seed(ctx, cfg, log); err != nil {
+		return err
+	}
+	return run(ctx, cfg, log, true, true)
+}
+
+func printDemo(cfg config) {
+	fmt.Printf(`
+  Stacks is ready at %s
+  Demo library:  tenant %q
+  Owner:         %s / %s
+  Other staff:   manager@, librarian@, desk@, cataloger@, orders@, viewer@demo.test (same password)
+  Try:           curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' \
+                   -d '{"tenant":"%s","email":"%s","password":"%s"}'
+
+`, cfg.BaseURL, tenants.DemoSlug, tenants.DemoEmail, tenants.DemoPassword, cfg.BaseURL, tenants.DemoSlug, tenants.DemoEmail, tenants.DemoPassword)
+}

@@ -1,0 +1,159 @@
+// Package tenants holds the tenant directory, org units (branches), staff
+// users, roles, sessions, API keys and signup, and THE tenant transaction
+// that every other package uses to reach tenant data.
+package tenants
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// ErrNoTenantTx is returned by DB when the context carries no tenant
+// transaction. There is deliberately no fallback to the raw pool: a query
+// without a tenant scope would see nothing (RLS fails closed) or, worse,
+// signal a bug that should be loud.
+var ErrNoTenantTx = errors.New("tenants: no tenant transaction in context")
+
+// Pool is the application's connection pool, logged in as the restricted
+// role. Its raw handle never leaves this package: other packages reach the
+// database only through Tx and DB.
+type Pool struct {
+	db  *gorm.DB
+	sql *sql.DB
+}
+
+// PoolOptions tunes the connection pool.
+type PoolOptions struct {
+	MaxOpenConns int // default 20
+	MaxIdleConns int // default MaxOpenConns
+}
+
+// Open connects to dsn (the application role's URL).
+func Open(ctx context.Context, dsn string, o PoolOptions) (*Pool, error) {
+	db, err := gorm.Open(postgres.New(postgres.Config{DSN: dsn}), &gorm.Config{
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true, // every write is already inside Tx
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		TranslateError:         false,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenants: open pool: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("tenants: open pool: %w", err)
+	}
+	if o.MaxOpenConns <= 0 {
+		o.MaxOpenConns = 20
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = o.MaxOpenConns
+	}
+	sqlDB.SetMaxOpenConns(o.MaxOpenConns)
+	sqlDB.SetMaxIdleConns(o.MaxIdleConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	sqlDB.SetConnMaxLifetime(time.Hour)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("tenants: connect: %w", err)
+	}
+	return &Pool{db: db, sql: sqlDB}, nil
+}
+
+// Close closes the pool.
+func (p *Pool) Close() error { return p.sql.Close() }
+
+// Ping reports whether the database answers (readiness).
+func (p *Pool) Ping(ctx context.Context) error { return p.sql.PingContext(ctx) }
+
+// Stats exposes pool statistics for metrics.
+func (p *Pool) Stats() sql.DBStats { return p.sql.Stats() }
+
+// SQLDB returns the pool's database/sql handle for metrics collectors only.
+func (p *Pool) SQLDB() *sql.DB { return p.sql }
+
+type txKey struct{}
+
+type txState struct {
+	tx     *gorm.DB
+	tenant uuid.UUID
+}
+
+// Tx runs fn in one database transaction scoped to tenantID: the first
+// statement is set_config('app.tenant_id', ..., true), which is
+// transaction-local, so a pooled connection never carries a tenant into the
+// next transaction. fn's error (or panic) rolls back; nil commits.
+//
+// A Tx inside a Tx for the same tenant joins the outer transaction; a Tx for
+// another tenant inside a Tx is refused, because it could not be atomic.
+func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx *gorm.DB) error) error {
+	if tenantID == uuid.Nil {
+		return errors.New("tenants: Tx without a tenant id")
+	}
+	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+		if st.tenant != tenantID {
+			return fmt.Errorf("tenants: Tx for tenant %s inside a transaction of tenant %s", tenantID, st.tenant)
+		}
+		return fn(ctx, st.tx)
+	}
+	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec("SELECT set_config('app.tenant_id', ?, true)", tenantID.String()).Error; err != nil {
+			return fmt.Errorf("tenants: set tenant %s: %w", tenantID, err)
+		}
+		return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx, tenant: tenantID}), tx)
+	})
+}
+
+// DB returns the tenant transaction carried by ctx, or ErrNoTenantTx.
+func DB(ctx context.Context) (*gorm.DB, error) {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return nil, ErrNoTenantTx
+	}
+	return st.tx.WithContext(ctx), nil
+}
+
+// CurrentTenant returns the tenant of the transaction in ctx.
+func CurrentTenant(ctx context.Context) (uuid.UUID, error) {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return uuid.Nil, ErrNoTenantTx
+	}
+	return st.tenant, nil
+}
+
+// platform returns a handle for the few platform-table queries this package
+// makes outside any tenant (tenant lookup by slug, the tenant directory for
+// schedulers). Tenant tables stay invisible here: RLS fails closed.
+func (p *Pool) platform(ctx context.Context) *gorm.DB { return p.db.WithContext(ctx) }
+
+// NewID returns a UUIDv7: time-ordered, so keyset pagination by id follows
+// creation order and B-tree inserts stay local.
+func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
+
+// PgCode returns the SQLSTATE of err, or "".
+func PgCode(err error) (code, constraint string) {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code, pe.ConstraintName
+	}
+	return "", ""
+}
+
+// SQLSTATE codes the services translate into errs kinds.
+const (
+	PgUniqueViolation     = "23505"
+	PgForeignKeyViolation = "23503"
+	PgCheckViolation      = "23514"
+)

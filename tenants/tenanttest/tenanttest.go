@@ -1,0 +1,195 @@
+// Package tenanttest gives each test package a fresh, migrated database,
+// cloned from a template database that is built once per migration set, and
+// connections as the restricted application role, as in production.
+package tenanttest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/migrations"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Env is the package's database and Redis.
+type Env struct {
+	OwnerURL string // the test database as superuser (for catalog inspection)
+	AppURL   string // the test database as the application role
+	Pool     *tenants.Pool
+	Redis    *redis.Client
+	Counter  *ratelimit.Counter
+	Tenants  *tenants.Service
+	Prefix   string // Redis key prefix of this package's run
+}
+
+// CheapHash keeps password hashing fast under -race; production uses
+// tenants.DefaultHashParams.
+var CheapHash = tenants.HashParams{Memory: 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+var (
+	once   sync.Once
+	env    *Env
+	envErr error
+	dbName string
+)
+
+// Main runs the package's tests and drops the package's database after.
+// Use it from TestMain: func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }.
+func Main(m *testing.M) int {
+	code := m.Run()
+	if env != nil {
+		env.Pool.Close()
+		env.Redis.Close()
+		if err := dropDatabase(dbName); err != nil {
+			fmt.Fprintln(os.Stderr, "tenanttest:", err)
+		}
+	}
+	return code
+}
+
+// Get returns the package's Env, creating it on first use.
+func Get(t testing.TB) *Env {
+	t.Helper()
+	once.Do(func() { env, envErr = setup() })
+	if envErr != nil {
+		t.Fatalf("tenanttest: %v", envErr)
+	}
+	return env
+}
+
+func adminURL() string {
+	for _, k := range []string{"TEST_DATABASE_URL", "DATABASE_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+}
+
+func withDB(raw, name string) string {
+	u, _ := url.Parse(raw)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// templateName changes whenever a migration changes, so an edited
+// migration set never reuses a stale template.
+func templateName() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(migrations.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, p)
+		h.Write([]byte(p))
+		h.Write(b)
+		return err
+	})
+	return "stacks_tmpl_" + hex.EncodeToString(h.Sum(nil))[:16], err
+}
+
+func setup() (*Env, error) {
+	ctx := context.Background()
+	admin := adminURL()
+	db, err := sql.Open("pgx", withDB(admin, "postgres"))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgres (is it running? `go tool task services`): %w", err)
+	}
+	defer conn.Close()
+	// One builder at a time across all test packages running in parallel;
+	// CREATE DATABASE ... TEMPLATE also needs the template to be idle.
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(727274)`); err != nil {
+		return nil, err
+	}
+	defer conn.ExecContext(ctx, `SELECT pg_advisory_unlock(727274)`)
+	tmpl, err := templateName()
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		building := tmpl + "_building"
+		conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`)
+		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building); err != nil {
+			return nil, fmt.Errorf("create template: %w", err)
+		}
+		if err := migrations.Up(ctx, withDB(admin, building), slog.New(slog.DiscardHandler)); err != nil {
+			return nil, fmt.Errorf("migrate template: %w", err)
+		}
+		// Renamed only when complete, so a crash never leaves a half-built template.
+		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+tmpl); err != nil {
+			return nil, fmt.Errorf("finish template: %w", err)
+		}
+	}
+	dbName = "stacks_test_" + randHex(6)
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+dbName+` TEMPLATE `+tmpl); err != nil {
+		return nil, fmt.Errorf("create test database: %w", err)
+	}
+	e := &Env{OwnerURL: withDB(admin, dbName)}
+	if e.AppURL, err = migrations.AppURL(e.OwnerURL); err != nil {
+		return nil, err
+	}
+	if e.Pool, err = tenants.Open(ctx, e.AppURL, tenants.PoolOptions{MaxOpenConns: 10}); err != nil {
+		return nil, err
+	}
+	ropt, err := redis.ParseURL(RedisURL())
+	if err != nil {
+		return nil, err
+	}
+	e.Redis = redis.NewClient(ropt)
+	if err := e.Redis.Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("connect to redis (is it running? `go tool task services`): %w", err)
+	}
+	e.Prefix = "test:" + randHex(4) + ":"
+	e.Counter = ratelimit.New(e.Redis, e.Prefix)
+	e.Tenants = tenants.NewService(e.Pool, e.Counter, tenants.Options{Hash: CheapHash, SignupsPerIPPerHour: -1})
+	return e, nil
+}
+
+// RedisURL is the Redis the tests use.
+func RedisURL() string {
+	for _, k := range []string{"TEST_REDIS_URL", "REDIS_URL"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func dropDatabase(name string) error {
+	db, err := sql.Open("pgx", withDB(adminURL(), "postgres"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+	return err
+}

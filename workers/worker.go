@@ -1,0 +1,149 @@
+// Package workers runs background work on Asynq: the task server, the
+// periodic scheduler, and the task handlers. Handlers call domain services
+// inside tenant transactions; payloads carry ids, never state.
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Queues and their weights: user-facing work first, maintenance last.
+var Queues = map[string]int{"critical": 6, "notices": 3, "reports": 2, "maintenance": 1}
+
+// Task types.
+const (
+	TypePurgeSessions       = "maintenance:purge_sessions"        // fan-out over tenants
+	TypePurgeTenantSessions = "maintenance:purge_sessions:tenant" // one tenant
+)
+
+// Options configure the worker.
+type Options struct {
+	Concurrency     int           // default 10
+	ShutdownTimeout time.Duration // running tasks get this long to finish; default 25s
+	Now             func() time.Time
+}
+
+// Worker is the Asynq server plus scheduler.
+type Worker struct {
+	log     *slog.Logger
+	pool    *tenants.Pool
+	tenants *tenants.Service
+	srv     *asynq.Server
+	sched   *asynq.Scheduler
+	client  *asynq.Client
+	mux     *asynq.ServeMux
+	opt     Options
+}
+
+// New builds a worker on the Redis at redisOpt.
+func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, log *slog.Logger, o Options) *Worker {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 10
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 25 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux()}
+	w.srv = asynq.NewServer(redisOpt, asynq.Config{
+		Concurrency:     o.Concurrency,
+		Queues:          Queues,
+		ShutdownTimeout: o.ShutdownTimeout,
+		Logger:          slogAdapter{log},
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			log.Error("task failed", "type", t.Type(), "error", err)
+		}),
+	})
+	w.sched = asynq.NewScheduler(redisOpt, &asynq.SchedulerOpts{Logger: slogAdapter{log}, Location: time.UTC})
+	w.mux.HandleFunc(TypePurgeSessions, w.handlePurgeSessions)
+	w.mux.HandleFunc(TypePurgeTenantSessions, w.handlePurgeTenantSessions)
+	return w
+}
+
+// Start runs the server and the scheduler in the background.
+func (w *Worker) Start() error {
+	// Hourly fan-out; the per-tenant task id is per day, so at most one
+	// purge per tenant per day whatever the number of schedulers.
+	if _, err := w.sched.Register("@hourly", asynq.NewTask(TypePurgeSessions, nil),
+		asynq.Queue("maintenance"), asynq.Unique(55*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	if err := w.srv.Start(w.mux); err != nil {
+		return fmt.Errorf("worker: start server: %w", err)
+	}
+	if err := w.sched.Start(); err != nil {
+		w.srv.Shutdown()
+		return fmt.Errorf("worker: start scheduler: %w", err)
+	}
+	return nil
+}
+
+// Shutdown stops taking tasks, lets running ones finish within the
+// timeout, and leaves the rest in Redis for the next worker.
+func (w *Worker) Shutdown() {
+	w.sched.Shutdown()
+	w.srv.Shutdown()
+	w.client.Close()
+}
+
+// tenantPayload is the payload of per-tenant tasks.
+type tenantPayload struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	AsOf     string    `json:"as_of"` // YYYY-MM-DD
+}
+
+// handlePurgeSessions fans the session purge out to every active tenant.
+func (w *Worker) handlePurgeSessions(ctx context.Context, _ *asynq.Task) error {
+	ts, err := w.pool.ActiveTenants(ctx)
+	if err != nil {
+		return err
+	}
+	day := w.opt.Now().UTC().Format(time.DateOnly)
+	for _, t := range ts {
+		payload, _ := json.Marshal(tenantPayload{TenantID: t.ID, AsOf: day})
+		_, err := w.client.EnqueueContext(ctx, asynq.NewTask(TypePurgeTenantSessions, payload),
+			asynq.Queue("maintenance"), asynq.TaskID(TypePurgeTenantSessions+":"+t.ID.String()+":"+day),
+			asynq.Retention(48*time.Hour), asynq.MaxRetry(5))
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue purge for %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func (w *Worker) handlePurgeTenantSessions(ctx context.Context, t *asynq.Task) error {
+	var p tenantPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil {
+		return fmt.Errorf("bad payload %q: %w", t.Payload(), asynq.SkipRetry)
+	}
+	n, err := w.tenants.PurgeSessions(ctx, p.TenantID)
+	if err != nil {
+		if errs.KindOf(err) == errs.Invalid {
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		return err
+	}
+	w.log.Info("sessions purged", "tenant_id", p.TenantID, "deleted", n)
+	return nil
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
