@@ -247,4 +247,3 @@ func signupInput(slug string) tenants.SignupInput {
 	return tenants.SignupInput{LibraryName: "Library " + slug, Slug: slug, AdminEmail: "owner@" + slug + ".example.org",
 		AdminPassword: "correct horse battery", Kind: "library", Timezone: "Europe/Paris", Country: "FR"}
 }
-

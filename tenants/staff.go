@@ -119,7 +119,7 @@ func branchPaths(db *gorm.DB, field string, ids []uuid.UUID) (map[uuid.UUID]UUID
 	}
 	for _, id := range ids {
 		if _, ok := m[id]; !ok {
-			return nil, errs.Field(field, "invalid_branch", fmt.Sprintf("branch_id %s names no org unit of this library", id))
+			return nil, errs.Field(field, "invalid_branch", "a branch_id names no org unit of this library")
 		}
 	}
 	return m, nil

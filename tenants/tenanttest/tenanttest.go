@@ -136,6 +136,11 @@ func setup() (*Env, error) {
 		return nil, err
 	}
 	if !exists {
+		// Templates of older migration sets are garbage now; one still in use
+		// by another run refuses to drop, which is fine.
+		for _, old := range listDatabases(ctx, conn, "stacks_tmpl_%") {
+			conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+old)
+		}
 		building := tmpl + "_building"
 		conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`)
 		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building); err != nil {
@@ -192,4 +197,20 @@ func dropDatabase(name string) error {
 	defer db.Close()
 	_, err = db.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
 	return err
+}
+
+func listDatabases(ctx context.Context, conn *sql.Conn, like string) []string {
+	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE $1`, like)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if rows.Scan(&s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
