@@ -1,0 +1,164 @@
+package tenants_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
+)
+
+func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
+
+func TestDB_ErrorsWithoutTenantTransaction(t *testing.T) {
+	if _, err := tenants.DB(context.Background()); !errors.Is(err, tenants.ErrNoTenantTx) {
+		t.Fatalf("DB without Tx: %v, want ErrNoTenantTx", err)
+	}
+}
+
+func TestTx_RollsBackOnErrorAndRefusesCrossTenantNesting(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Tx", Slug: "tx-test-lib", AdminEmail: "o@tx.example.org",
+		AdminPassword: "tx test password", Kind: "library", Timezone: "UTC", Country: "DE"}, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := res.Tenant.ID
+	boom := errors.New("boom")
+	err = env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
+		if err := tx.Exec(`UPDATE branches SET name = 'changed'`).Error; err != nil {
+			return err
+		}
+		// Joining the same tenant's transaction works; another tenant's is refused.
+		if err := env.Pool.Tx(ctx, tid, func(context.Context, *gorm.DB) error { return nil }); err != nil {
+			t.Errorf("nested Tx for the same tenant: %v", err)
+		}
+		if err := env.Pool.Tx(ctx, uuid.New(), func(context.Context, *gorm.DB) error { return nil }); err == nil {
+			t.Error("nested Tx for another tenant was allowed")
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Tx returned %v", err)
+	}
+	var names []string
+	env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw(`SELECT name FROM branches`).Scan(&names).Error
+	})
+	for _, n := range names {
+		if n == "changed" {
+			t.Fatal("rolled-back update is visible")
+		}
+	}
+	if len(names) != 2 {
+		t.Fatalf("tenant sees %d branches, want 2", len(names))
+	}
+	if err := env.Pool.Tx(ctx, uuid.Nil, func(context.Context, *gorm.DB) error { return nil }); err == nil {
+		t.Fatal("Tx with the nil tenant was allowed")
+	}
+}
+
+func TestCheckPassword(t *testing.T) {
+	cases := []struct {
+		pw    string
+		avoid []string
+		ok    bool
+	}{
+		{"correct horse battery", nil, true},
+		{"short", nil, false},
+		{"123456789", nil, false},
+		{"1234567890", nil, false},
+		{"QWERTYUIOP", nil, false},
+		{"aaaaaaaaaaaa", nil, false},
+		{"marian-the-librarian", []string{"marian"}, false},
+		{"springfield-2026!", []string{"springfield"}, false},
+		{"Ünïcödé pässwörd", nil, true},
+	}
+	for _, c := range cases {
+		err := tenants.CheckPassword("password", c.pw, c.avoid...)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckPassword(%q) = %v, want ok=%v", c.pw, err, c.ok)
+		}
+		if err != nil && errs.KindOf(err) != errs.Invalid {
+			t.Errorf("CheckPassword(%q) kind %v, want Invalid", c.pw, errs.KindOf(err))
+		}
+	}
+}
+
+func TestRoles(t *testing.T) {
+	cases := []struct {
+		role tenants.Role
+		perm tenants.Permission
+		want bool
+	}{
+		{tenants.RoleOwner, tenants.PermBillingManage, true},
+		{tenants.RoleAdmin, tenants.PermBillingManage, false},
+		{tenants.RoleAdmin, tenants.PermStaffManage, true},
+		{tenants.RoleCirculation, tenants.PermCirculate, true},
+		{tenants.RoleCirculation, tenants.PermCatalogWrite, false},
+		{tenants.RoleCataloger, tenants.PermCatalogWrite, true},
+		{tenants.RoleReadonly, tenants.PermCatalogRead, true},
+		{tenants.RoleReadonly, tenants.PermPatronsWrite, false},
+		{tenants.RoleAcquisitions, tenants.PermAcquisitionsWrite, true},
+	}
+	for _, c := range cases {
+		if got := c.role.Allows(c.perm); got != c.want {
+			t.Errorf("%s allows %s = %v, want %v", c.role, c.perm, got, c.want)
+		}
+	}
+	root, east, west := uuid.New(), uuid.New(), uuid.New()
+	p := &tenants.Principal{Grants: []tenants.Grant{{Role: tenants.RoleAdmin, BranchID: east}}}
+	if !p.CanAt(tenants.PermBranchesManage, []uuid.UUID{root, east}) {
+		t.Error("admin at east cannot manage east")
+	}
+	if p.CanAt(tenants.PermBranchesManage, []uuid.UUID{root, west}) || p.CanAt(tenants.PermBranchesManage, []uuid.UUID{root}) {
+		t.Error("admin at east manages outside its subtree")
+	}
+}
+
+func TestTokenTenant(t *testing.T) {
+	for _, tok := range []string{"", "st_", "st_zz_abc", "xx_0123456789abcdef0123456789abcdef_" + strings.Repeat("a", 43),
+		"st_00000000000000000000000000000000_" + strings.Repeat("a", 43)} {
+		if _, ok := tenants.TokenTenant(tok); ok {
+			t.Errorf("TokenTenant(%q) accepted", tok)
+		}
+	}
+	id := uuid.New()
+	tok := "st_" + strings.ReplaceAll(id.String(), "-", "") + "_" + strings.Repeat("a", 43)
+	if got, ok := tenants.TokenTenant(tok); !ok || got != id {
+		t.Errorf("TokenTenant = %v %v, want %v", got, ok, id)
+	}
+}
+
+func TestSeedDemoIsIdempotent(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	created, err := env.Tenants.SeedDemo(ctx)
+	if err != nil || !created {
+		t.Fatalf("first seed: %v %v", created, err)
+	}
+	created, err = env.Tenants.SeedDemo(ctx)
+	if err != nil || created {
+		t.Fatalf("second seed: %v %v", created, err)
+	}
+	tn, _ := env.Pool.TenantBySlug(ctx, tenants.DemoSlug)
+	var branches, staff int64
+	env.Pool.Tx(ctx, tn.ID, func(ctx context.Context, tx *gorm.DB) error {
+		tx.Raw(`SELECT count(*) FROM branches WHERE kind = 'branch'`).Scan(&branches)
+		return tx.Raw(`SELECT count(DISTINCT role) FROM staff_grants`).Scan(&staff).Error
+	})
+	if branches != 2 || staff != 7 {
+		t.Fatalf("demo has %d branches and %d roles, want 2 and 7", branches, staff)
+	}
+	if _, err := env.Tenants.Login(ctx, tenants.LoginInput{Tenant: "demo", Email: tenants.DemoEmail, Password: tenants.DemoPassword}, "1.2.3.4", ""); err != nil {
+		t.Fatalf("demo owner cannot log in: %v", err)
+	}
+}

@@ -1,0 +1,114 @@
+package workers_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
+	"github.com/stacks-ils/stacks/workers"
+)
+
+func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
+
+// redisOpt points Asynq at a Redis database of its own, so this package's
+// queues never mix with a developer's `stacks dev` on database 0.
+func redisOpt(t *testing.T) asynq.RedisClientOpt {
+	opt, err := asynq.ParseRedisURI(tenanttest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opt.(asynq.RedisClientOpt)
+	o.DB = 9
+	return o
+}
+
+func countSessions(t *testing.T, env *tenanttest.Env, tenant tenants.TenantRef) int64 {
+	var n int64
+	err := env.Pool.Tx(context.Background(), tenant.ID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM sessions`).Scan(&n).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// The hourly fan-out purges sessions that ended long ago, once per tenant
+// per day however often it runs.
+func TestPurgeSessions_FansOutOncePerTenantPerDay(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	ropt := redisOpt(t)
+	insp := asynq.NewInspector(ropt)
+	defer insp.Close()
+	for _, q := range []string{"maintenance"} {
+		insp.DeleteQueue(q, true)
+	}
+
+	// An old login (the clock 60 days back) and a fresh one.
+	old := tenants.NewService(env.Pool, env.Counter, tenants.Options{Hash: tenanttest.CheapHash, SignupsPerIPPerHour: -1,
+		Now: func() time.Time { return time.Now().Add(-60 * 24 * time.Hour) }})
+	res, err := old.Signup(ctx, tenants.SignupInput{LibraryName: "Purge", Slug: "purge-lib", AdminEmail: "o@purge.example.org",
+		AdminPassword: "purge test password", Kind: "library", Timezone: "UTC", Country: "NL"}, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Tenants.Login(ctx, tenants.LoginInput{Tenant: "purge-lib", Email: "o@purge.example.org", Password: "purge test password"}, "127.0.0.1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := countSessions(t, env, res.Tenant); n != 2 {
+		t.Fatalf("%d sessions before purge, want 2", n)
+	}
+
+	w := workers.New(ropt, env.Tenants, slog.New(slog.DiscardHandler), workers.Options{Concurrency: 2})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown()
+	client := asynq.NewClient(ropt)
+	defer client.Close()
+	for i := 0; i < 2; i++ { // two schedulers firing: still one purge per tenant
+		if _, err := client.Enqueue(asynq.NewTask(workers.TypePurgeSessions, nil), asynq.Queue("maintenance")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for countSessions(t, env, res.Tenant) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("old session not purged; %d sessions left", countSessions(t, env, res.Tenant))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	taskID := workers.TypePurgeTenantSessions + ":" + res.Tenant.ID.String() + ":" + time.Now().UTC().Format(time.DateOnly)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo("maintenance", taskID)
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("per-tenant task %s not completed: %v %v", taskID, info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	completed, err := insp.ListCompletedTasks("maintenance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	perTenant := 0
+	for _, c := range completed {
+		if c.ID == taskID {
+			perTenant++
+		}
+	}
+	if perTenant != 1 {
+		t.Fatalf("per-tenant purge ran %d times, want 1", perTenant)
+	}
+}
