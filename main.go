@@ -6,6 +6,7 @@
 //	stacks migrate   apply database migrations as the owner
 //	stacks dev       migrate, seed the demo library, run API and worker together
 //	stacks seed      create the demo library if missing
+//	stacks healthcheck  probe /readyz (for container healthchecks)
 //	stacks version   print the version
 package main
 
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -75,6 +77,8 @@ func main() {
 		err = dev(ctx, cfg, log)
 	case "seed":
 		err = seed(ctx, cfg, log)
+	case "healthcheck":
+		err = healthcheck(cfg, os.Args[2:])
 	case "version":
 		fmt.Println(versionString())
 	case "help", "-h", "--help":
@@ -299,4 +303,25 @@ func printDemo(cfg config) {
                    -d '{"tenant":"%s","email":"%s","password":"%s"}'
 
 `, cfg.BaseURL, tenants.DemoSlug, tenants.DemoEmail, tenants.DemoPassword, cfg.BaseURL, tenants.DemoSlug, tenants.DemoEmail, tenants.DemoPassword)
+}
+
+// healthcheck probes the server's readiness for container runtimes whose
+// image has no curl (distroless).
+func healthcheck(cfg config, args []string) error {
+	target := "http://127.0.0.1" + cfg.HTTPAddr + "/readyz"
+	if !strings.HasPrefix(cfg.HTTPAddr, ":") {
+		target = "http://" + cfg.HTTPAddr + "/readyz"
+	}
+	if len(args) > 0 {
+		target = args[0]
+	}
+	res, err := (&http.Client{Timeout: 3 * time.Second}).Get(target)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("healthcheck: %s answered %s", target, res.Status)
+	}
+	return nil
 }

@@ -113,6 +113,9 @@ func TestServeWithOnlyOwnerURL(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if out, err := stacksCmd(append(env, "HTTP_ADDR="+addr), "healthcheck").CombinedOutput(); err != nil {
+		t.Fatalf("healthcheck against a ready server: %v\n%s", err, out)
+	}
 	body := `{"library_name":"E2E","slug":"e2e-lib","admin_email":"o@e2e.example.org","admin_password":"end to end password","kind":"library","timezone":"UTC","country":"IE"}`
 	res, err := http.Post(base+"/api/v1/signup", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -153,6 +156,9 @@ func TestServeWithOnlyOwnerURL(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of SIGTERM")
+	}
+	if err := stacksCmd(append(env, "HTTP_ADDR="+addr), "healthcheck").Run(); err == nil {
+		t.Fatal("healthcheck passed against a stopped server")
 	}
 	if !strings.Contains(logs.String(), `"msg":"stopped"`) {
 		t.Fatalf("no orderly shutdown in logs:\n%s", logs.String())

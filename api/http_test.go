@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -47,7 +49,10 @@ func TestHTTP_ErrorShapes(t *testing.T) {
 }
 
 // The body limit is enforced by the HTTP server before routing, so this
-// test goes through a real listener rather than app.Test.
+// test goes through a real listener rather than app.Test. It announces a
+// body over the limit and sends none: a server that refuses before reading
+// must not leave unread bytes behind, or the kernel answers the close with
+// a reset that can swallow the 413.
 func TestHTTP_BodyOverLimitIs413(t *testing.T) {
 	s := newServer(t, api.Config{BodyLimit: 64 << 10})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,8 +61,13 @@ func TestHTTP_BodyOverLimitIs413(t *testing.T) {
 	}
 	go s.App.Listener(ln)
 	defer s.App.Shutdown()
-	res, err := http.Post("http://"+ln.Addr().String()+"/api/v1/signup", "application/json",
-		strings.NewReader(`{"library_name":"`+strings.Repeat("x", 70<<10)+`"}`))
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 70<<10)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
