@@ -1,13 +1,11 @@
 package api_test
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
 	"github.com/stacks-ils/stacks/tenants"
-	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
 func TestSignup_Validation(t *testing.T) {
@@ -75,11 +73,7 @@ func TestSignup_FailureLeavesNoTrace(t *testing.T) {
 }
 
 func TestSignup_RateLimitedPerIP(t *testing.T) {
-	env := tenanttest.Get(t)
-	svc := tenants.NewService(env.Pool, env.Counter, tenants.Options{Hash: tenanttest.CheapHash, SignupsPerIPPerHour: 2})
-	s := api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis, Counter: env.Counter, Tenants: svc})
-	env.Counter.Reset(t.Context(), "signup:ip:0.0.0.0")
-	defer env.Counter.Reset(t.Context(), "signup:ip:0.0.0.0")
+	s := newServerWith(t, api.Config{}, tenants.Options{SignupsPerIPPerHour: 2})
 	for i := 0; i < 3; i++ {
 		r := call(t, s, "POST", "/api/v1/signup", "", map[string]any{"library_name": "R", "slug": uniqueSlug("rate"),
 			"admin_email": "r@rate.example.org", "admin_password": "rate limited pw", "kind": "library", "timezone": "UTC", "country": "GB"})

@@ -3,14 +3,12 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
@@ -24,9 +22,17 @@ func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
 // per-IP limit off unless a test sets it.
 func newServer(t *testing.T, cfg api.Config) *api.Server {
 	t.Helper()
+	return newServerWith(t, cfg, tenants.Options{})
+}
+
+// newServerWith builds the API with its own rate-limit counters and
+// tenants service options.
+func newServerWith(t *testing.T, cfg api.Config, o tenants.Options) *api.Server {
+	t.Helper()
 	env := tenanttest.Get(t)
+	counter, svc := env.Isolated(o)
 	return api.New(cfg, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
-		Counter: env.Counter, Tenants: env.Tenants})
+		Counter: counter, Tenants: svc})
 }
 
 type resp struct {
@@ -95,8 +101,6 @@ func want(t *testing.T, r resp, status int, code ...string) {
 	}
 }
 
-var slugSeq atomic.Int64
-
 // library is a signed-up tenant seen from its owner.
 type library struct {
 	Slug, Token    string
@@ -107,9 +111,7 @@ type library struct {
 	OwnerPassword  string
 }
 
-func uniqueSlug(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, os.Getpid(), slugSeq.Add(1))
-}
+func uniqueSlug(prefix string) string { return tenanttest.Slug(prefix) }
 
 func signup(t *testing.T, s *api.Server, prefix, kind string) library {
 	t.Helper()

@@ -192,11 +192,11 @@ func TestAppRoleIsRestricted(t *testing.T) {
 func TestRLSFailsClosed(t *testing.T) {
 	env := tenanttest.Get(t)
 	ctx := context.Background()
-	a, err := env.Tenants.Signup(ctx, signupInput("rls-a"), "127.0.0.1", "test")
+	a, err := env.Tenants.Signup(ctx, signupInput(tenanttest.Slug("rls-a")), "127.0.0.1", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := env.Tenants.Signup(ctx, signupInput("rls-b"), "127.0.0.1", "test")
+	b, err := env.Tenants.Signup(ctx, signupInput(tenanttest.Slug("rls-b")), "127.0.0.1", "test")
 	if err != nil {
 		t.Fatal(err)
 	}

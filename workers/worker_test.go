@@ -55,12 +55,13 @@ func TestPurgeSessions_FansOutOncePerTenantPerDay(t *testing.T) {
 	// An old login (the clock 60 days back) and a fresh one.
 	old := tenants.NewService(env.Pool, env.Counter, tenants.Options{Hash: tenanttest.CheapHash, SignupsPerIPPerHour: -1,
 		Now: func() time.Time { return time.Now().Add(-60 * 24 * time.Hour) }})
-	res, err := old.Signup(ctx, tenants.SignupInput{LibraryName: "Purge", Slug: "purge-lib", AdminEmail: "o@purge.example.org",
+	slug := tenanttest.Slug("purge")
+	res, err := old.Signup(ctx, tenants.SignupInput{LibraryName: "Purge", Slug: slug, AdminEmail: "o@purge.example.org",
 		AdminPassword: "purge test password", Kind: "library", Timezone: "UTC", Country: "NL"}, "127.0.0.1", "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Tenants.Login(ctx, tenants.LoginInput{Tenant: "purge-lib", Email: "o@purge.example.org", Password: "purge test password"}, "127.0.0.1", ""); err != nil {
+	if _, err := env.Tenants.Login(ctx, tenants.LoginInput{Tenant: slug, Email: "o@purge.example.org", Password: "purge test password"}, "127.0.0.1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if n := countSessions(t, env, res.Tenant); n != 2 {

@@ -214,3 +214,21 @@ func listDatabases(ctx context.Context, conn *sql.Conn, like string) []string {
 	}
 	return out
 }
+
+// Isolated returns a Counter and a Service of their own (fresh Redis key
+// prefix), so rate limits and lockouts never leak between tests, nor between
+// repetitions of a test under -count. o.Hash defaults to CheapHash and
+// o.SignupsPerIPPerHour to -1 (off).
+func (e *Env) Isolated(o tenants.Options) (*ratelimit.Counter, *tenants.Service) {
+	if o.Hash.Memory == 0 {
+		o.Hash = CheapHash
+	}
+	if o.SignupsPerIPPerHour == 0 {
+		o.SignupsPerIPPerHour = -1
+	}
+	c := ratelimit.New(e.Redis, e.Prefix+randHex(4)+":")
+	return c, tenants.NewService(e.Pool, c, o)
+}
+
+// Slug returns a signup slug no other test (or repetition) uses.
+func Slug(prefix string) string { return prefix + "-" + randHex(5) }
