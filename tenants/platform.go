@@ -13,23 +13,19 @@ import (
 
 // TenantBySlug returns the tenant with slug, or nil when there is none.
 func (p *Pool) TenantBySlug(ctx context.Context, slug string) (*Tenant, error) {
-	var t Tenant
-	r := p.platform(ctx).Where("slug = ?", slug).Limit(1).Find(&t)
-	if r.Error != nil {
-		return nil, fmt.Errorf("tenant by slug %q: %w", slug, r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, nil
-	}
-	return &t, nil
+	return p.findTenant(ctx, "slug = ?", slug)
 }
 
 // TenantByID returns the tenant with id, or nil when there is none.
 func (p *Pool) TenantByID(ctx context.Context, id uuid.UUID) (*Tenant, error) {
+	return p.findTenant(ctx, "id = ?", id)
+}
+
+func (p *Pool) findTenant(ctx context.Context, where string, arg any) (*Tenant, error) {
 	var t Tenant
-	r := p.platform(ctx).Where("id = ?", id).Limit(1).Find(&t)
+	r := p.platform(ctx).Where(where, arg).Limit(1).Find(&t)
 	if r.Error != nil {
-		return nil, fmt.Errorf("tenant %s: %w", id, r.Error)
+		return nil, fmt.Errorf("find tenant %v: %w", arg, r.Error)
 	}
 	if r.RowsAffected == 0 {
 		return nil, nil
