@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
@@ -32,7 +33,7 @@ func newServerWith(t *testing.T, cfg api.Config, o tenants.Options) *api.Server 
 	env := tenanttest.Get(t)
 	counter, svc := env.Isolated(o)
 	return api.New(cfg, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
-		Counter: counter, Tenants: svc})
+		Counter: counter, Tenants: svc, Catalog: catalog.NewService(svc)})
 }
 
 type resp struct {

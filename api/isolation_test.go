@@ -8,12 +8,17 @@ import (
 	"github.com/stacks-ils/stacks/api"
 )
 
+const isoISBN = "9780306406157"
+
 // fixture is the data of the victim tenant B that tenant A's owner probes.
 type fixture struct {
 	B         library
 	BranchID  string // a branch of B (not the root)
 	StaffID   string
 	APIKeyID  string
+	BibID     string
+	ItemID    string
+	Barcode   string
 	BIDs      []string // every id of B the suite created or knows
 	BSnapshot map[string]string
 }
@@ -41,6 +46,8 @@ func isolationTable() []isolationCase {
 	branch := func(f *fixture) string { return f.BranchID }
 	staff := func(f *fixture) string { return f.StaffID }
 	key := func(f *fixture) string { return f.APIKeyID }
+	bib := func(f *fixture) string { return f.BibID }
+	item := func(f *fixture) string { return f.ItemID }
 	return []isolationCase{
 		{Method: "GET", Path: "/healthz", NotScoped: "process health"},
 		{Method: "GET", Path: "/readyz", NotScoped: "dependency health"},
@@ -76,6 +83,29 @@ func isolationTable() []isolationCase {
 			return map[string]any{"name": "spy", "role": "readonly", "branch_id": f.B.MainID}
 		}, Status: 422, Code: "invalid_branch"},
 		{Method: "DELETE", Path: "/api/v1/api-keys/:id", URL: id("/api/v1/api-keys/:id", key), Status: 404},
+
+		{Method: "GET", Path: "/api/v1/bibs"},
+		// Duplicate detection must not see B's record with the same ISBN.
+		{Method: "POST", Path: "/api/v1/bibs", Body: func(f *fixture) any {
+			return map[string]any{"title": "A's own copy", "isbns": []string{isoISBN}}
+		}, Status: 201},
+		{Method: "GET", Path: "/api/v1/bibs/:id", URL: id("/api/v1/bibs/:id", bib), Status: 404},
+		{Method: "PUT", Path: "/api/v1/bibs/:id", URL: id("/api/v1/bibs/:id", bib),
+			Body: func(*fixture) any { return map[string]any{"title": "pwned"} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/bibs/:id", URL: id("/api/v1/bibs/:id", bib), Status: 404},
+		{Method: "POST", Path: "/api/v1/bibs/:id/items", URL: id("/api/v1/bibs/:id/items", bib),
+			Body: func(f *fixture) any { return map[string]any{"items": []map[string]any{{"barcode": "A-X1"}}} }, Status: 404},
+		{Method: "GET", Path: "/api/v1/items"},
+		{Method: "GET", Path: "/api/v1/items", URL: func(f *fixture) string { return "/api/v1/items?barcode=" + f.Barcode }},
+		{Method: "POST", Path: "/api/v1/items", Body: func(f *fixture) any {
+			return map[string]any{"bib_id": f.BibID, "barcode": "A-X2", "branch_id": f.B.MainID}
+		}, Status: 422, Code: "invalid_bib"},
+		{Method: "GET", Path: "/api/v1/items/:id", URL: id("/api/v1/items/:id", item), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/items/:id", URL: id("/api/v1/items/:id", item),
+			Body: func(*fixture) any { return map[string]any{"status": "lost"} }, Status: 404},
+		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=zyzzyvaisolation&facets=format,branch" }},
+		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=barcode:" + f.Barcode }},
+		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=isbn:" + isoISBN + "&facets=author,subject" }},
 	}
 }
 
@@ -106,7 +136,8 @@ func TestIsolationTableCoversEveryRoute(t *testing.T) {
 // snapshot reads B's resources through B's own token.
 func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 	out := map[string]string{}
-	for _, p := range []string{"/api/v1/branches/" + f.BranchID, "/api/v1/staff/" + f.StaffID, "/api/v1/branches", "/api/v1/staff", "/api/v1/api-keys"} {
+	for _, p := range []string{"/api/v1/branches/" + f.BranchID, "/api/v1/staff/" + f.StaffID, "/api/v1/branches",
+		"/api/v1/staff", "/api/v1/api-keys", "/api/v1/bibs/" + f.BibID, "/api/v1/items/" + f.ItemID, "/api/v1/search?q=zyzzyvaisolation"} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -124,7 +155,15 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	k := call(t, s, "POST", "/api/v1/api-keys", b.Token, map[string]any{"name": "b key", "role": "readonly", "branch_id": b.RootID})
 	want(t, k, 201)
 	f.APIKeyID = k.Body["id"].(string)
-	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID}
+	bibR := call(t, s, "POST", "/api/v1/bibs", b.Token, map[string]any{"title": "Zyzzyvaisolation secrets",
+		"authors": []string{"Bee, Tenant"}, "isbns": []string{isoISBN}, "subjects": []string{"Isolation"}})
+	want(t, bibR, 201)
+	f.BibID = bibR.Body["id"].(string)
+	f.Barcode = "B-" + b.Slug
+	itemR := call(t, s, "POST", "/api/v1/items", b.Token, map[string]any{"bib_id": f.BibID, "barcode": f.Barcode, "branch_id": f.BranchID})
+	want(t, itemR, 201)
+	f.ItemID = itemR.Body["id"].(string)
+	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {

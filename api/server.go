@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/ratelimit"
@@ -39,6 +40,7 @@ type Deps struct {
 	Redis   redis.UniversalClient
 	Counter *ratelimit.Counter
 	Tenants *tenants.Service
+	Catalog *catalog.Service
 }
 
 // Server is the API: the Fiber app and the routes it mounted.
@@ -77,7 +79,9 @@ func New(cfg Config, d Deps) *Server {
 	app.Use(s.securityHeaders)
 	app.Use(s.rateLimit)
 	s.App = app
-	s.mount(append(s.systemRoutes(), d.Tenants.Routes()...))
+	routes := append(s.systemRoutes(), d.Tenants.Routes()...)
+	routes = append(routes, d.Catalog.Routes()...)
+	s.mount(routes)
 	return s
 }
 

@@ -73,3 +73,74 @@ func jsonbValue(v any) (driver.Value, error) {
 	}
 	return string(b), nil
 }
+
+// Strings is a Postgres text[] column. (pgx's database/sql driver hands
+// arrays over in their text form; GORM would expand a plain []string into
+// a list of parameters.)
+type Strings []string
+
+// Scan parses the array literal {a,"b c","d\"e",NULL}.
+func (s *Strings) Scan(src any) error {
+	var in string
+	switch v := src.(type) {
+	case string:
+		in = v
+	case []byte:
+		in = string(v)
+	case nil:
+		*s = nil
+		return nil
+	default:
+		return fmt.Errorf("Strings: cannot scan %T", src)
+	}
+	if len(in) < 2 || in[0] != '{' || in[len(in)-1] != '}' {
+		return fmt.Errorf("Strings: not an array literal: %q", in)
+	}
+	in = in[1 : len(in)-1]
+	out := Strings{}
+	for i := 0; i < len(in); {
+		var b strings.Builder
+		if in[i] == '"' {
+			i++
+			for i < len(in) && in[i] != '"' {
+				if in[i] == '\\' && i+1 < len(in) {
+					i++
+				}
+				b.WriteByte(in[i])
+				i++
+			}
+			i++ // closing quote
+			out = append(out, b.String())
+		} else {
+			j := strings.IndexByte(in[i:], ',')
+			if j < 0 {
+				j = len(in) - i
+			}
+			if v := in[i : i+j]; v != "NULL" {
+				out = append(out, v)
+			}
+			i += j
+		}
+		if i < len(in) && in[i] == ',' {
+			i++
+		}
+	}
+	*s = out
+	return nil
+}
+
+// Value writes an array literal with every element quoted.
+func (s Strings) Value() (driver.Value, error) {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, v := range s {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v))
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String(), nil
+}

@@ -32,14 +32,10 @@ type List[T any] struct {
 // encode the last id of the previous page (ids are UUIDv7, so id order is
 // creation order).
 func ParsePage(c *fiber.Ctx) (Page, error) {
-	p := Page{Limit: DefaultLimit}
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxLimit {
-			return p, errs.E(errs.BadRequest, "bad_limit", "limit must be a whole number from 1 to 500").
-				WithDetails(map[string]any{"field": "limit"})
-		}
-		p.Limit = n
+	n, err := ParseLimit(c, DefaultLimit)
+	p := Page{Limit: n}
+	if err != nil {
+		return p, err
 	}
 	if s := c.Query("cursor"); s != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(s)
@@ -52,6 +48,21 @@ func ParsePage(c *fiber.Ctx) (Page, error) {
 		}
 	}
 	return p, nil
+}
+
+// ParseLimit reads ?limit= (1 to MaxLimit), def when absent. Endpoints with
+// their own cursor format (search) use it alone.
+func ParseLimit(c *fiber.Ctx, def int) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxLimit {
+		return def, errs.E(errs.BadRequest, "bad_limit", "limit must be a whole number from 1 to 500").
+			WithDetails(map[string]any{"field": "limit"})
+	}
+	return n, nil
 }
 
 // NewList builds the list shape from up to Limit+1 rows fetched in id order:

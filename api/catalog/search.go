@@ -1,0 +1,453 @@
+package catalog
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/stacks-ils/stacks/api/catalog/callnumber"
+	"github.com/stacks-ils/stacks/api/catalog/ident"
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// SearchRequest is a parsed GET /search.
+type SearchRequest struct {
+	Q       string
+	Filters []string // "format:book", "year:1990-1999", "branch:<id>", "availability:available", ...
+	Facets  []string // format, language, year, subject, author, branch, availability
+	Sort    string   // relevance (default with q), title (default without), author, date, date_asc
+	Limit   int
+	Cursor  string
+}
+
+// FacetNames are the facets a search can count.
+var FacetNames = []string{"format", "language", "year", "subject", "author", "branch", "availability"}
+
+// SearchResult is the answer of GET /search.
+type SearchResult struct {
+	Total      int64                   `json:"total"`
+	Results    []Hit                   `json:"results"`
+	Facets     map[string][]FacetValue `json:"facets"`
+	NextCursor *string                 `json:"next_cursor"`
+	Fuzzy      bool                    `json:"fuzzy"` // no exact match: these are typo-tolerant title matches
+}
+
+// Hit is one search result.
+type Hit struct {
+	ID           uuid.UUID       `json:"id"`
+	Title        string          `json:"title"`
+	Authors      tenants.Strings `json:"authors"`
+	Year         *int            `json:"year" gorm:"column:pub_year"`
+	ISBNs        tenants.Strings `json:"isbns" gorm:"column:isbns"`
+	Format       string          `json:"format"`
+	CallNumber   string          `json:"call_number"`
+	Availability Availability    `json:"availability" gorm:"-"`
+	SortKey      string          `json:"-"`
+	Rank         float32         `json:"-"`
+}
+
+// Availability counts a bib's copies.
+type Availability struct {
+	Copies    int                  `json:"copies"`
+	Available int                  `json:"available"`
+	Holds     int                  `json:"holds"` // holds arrive with circulation; none can exist before
+	ByBranch  []BranchAvailability `json:"by_branch"`
+}
+
+// BranchAvailability counts copies at one branch.
+type BranchAvailability struct {
+	BranchID  uuid.UUID `json:"branch_id"`
+	Copies    int       `json:"copies"`
+	Available int       `json:"available"`
+}
+
+// FacetValue is one value of a facet with its count.
+type FacetValue struct {
+	Value string `json:"value"`
+	Label string `json:"label,omitempty"`
+	Count int64  `json:"count"`
+}
+
+// sqlExpr is a SQL boolean fragment with its arguments, or a pure
+// to_tsquery text (ts) that can still merge with its siblings.
+type sqlExpr struct {
+	ts   string
+	sql  string
+	args []any
+}
+
+func tsSQL(ts string) sqlExpr {
+	return sqlExpr{sql: `search @@ (to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?))`, args: []any{ts, ts}}
+}
+
+func (e sqlExpr) toSQL() sqlExpr {
+	if e.ts != "" {
+		return tsSQL(e.ts)
+	}
+	return e
+}
+
+type compiler struct {
+	positive []string // TS leaves that are not negated, for ranking
+}
+
+func (c *compiler) compile(n *node, negated bool) sqlExpr {
+	switch n.kind {
+	case nTerm:
+		return c.term(n, negated)
+	case nNot:
+		inner := c.compile(n.kids[0], !negated)
+		if inner.ts != "" {
+			return sqlExpr{ts: "!" + inner.ts}
+		}
+		return sqlExpr{sql: "NOT (" + inner.sql + ")", args: inner.args}
+	}
+	op, tsop := " AND ", " & "
+	if n.kind == nOr {
+		op, tsop = " OR ", " | "
+	}
+	a, b := c.compile(n.kids[0], negated), c.compile(n.kids[1], negated)
+	if a.ts != "" && b.ts != "" {
+		return sqlExpr{ts: "(" + a.ts + tsop + b.ts + ")"}
+	}
+	a, b = a.toSQL(), b.toSQL()
+	return sqlExpr{sql: "(" + a.sql + op + b.sql + ")", args: append(a.args, b.args...)}
+}
+
+func (c *compiler) term(n *node, negated bool) sqlExpr {
+	switch n.field {
+	case "isbn":
+		if isbn, err := ident.ParseISBN(n.text); err == nil {
+			return sqlExpr{sql: "isbns @> ARRAY[?]::text[]", args: []any{isbn.ISBN13()}}
+		}
+		return sqlExpr{sql: "false"}
+	case "issn":
+		if issn, err := ident.ParseISSN(n.text); err == nil {
+			return sqlExpr{sql: "issns @> ARRAY[?]::text[]", args: []any{issn.String()}}
+		}
+		return sqlExpr{sql: "false"}
+	case "barcode":
+		return sqlExpr{sql: "id IN (SELECT bib_id FROM items WHERE barcode = ?)", args: []any{n.text}}
+	case "callnumber":
+		return sqlExpr{sql: "starts_with(call_number_sort, ?)", args: []any{callnumber.Key(n.text)}}
+	}
+	ts := tsLeaf(n)
+	if ts == "" {
+		return sqlExpr{sql: "true"}
+	}
+	if !negated {
+		c.positive = append(c.positive, ts)
+	}
+	// A bare identifier-looking word also finds the record by ISBN or by an
+	// item's barcode: staff scan or paste these into the search box.
+	if n.field == "" && !n.phrase && strings.ContainsAny(n.text, "0123456789") {
+		e := tsSQL(ts)
+		e.sql = "(" + e.sql + " OR id IN (SELECT bib_id FROM items WHERE barcode = ?)"
+		e.args = append(e.args, n.text)
+		if isbn, err := ident.ParseISBN(n.text); err == nil {
+			e.sql += " OR isbns @> ARRAY[?]::text[]"
+			e.args = append(e.args, isbn.ISBN13())
+		}
+		e.sql += ")"
+		return e
+	}
+	return sqlExpr{ts: ts}
+}
+
+// filterSQL turns ?filter= values into conditions; values of the same
+// facet are ORed, different facets ANDed.
+func filterSQL(filters []string) (string, []any, error) {
+	groups := map[string][]sqlExpr{}
+	var order []string
+	for _, f := range filters {
+		name, val, ok := strings.Cut(f, ":")
+		if !ok || val == "" {
+			return "", nil, errs.E(errs.BadRequest, "bad_filter", fmt.Sprintf("filter %q must look like facet:value, e.g. format:book", f))
+		}
+		var e sqlExpr
+		switch name {
+		case "format":
+			e = sqlExpr{sql: "format = ?", args: []any{val}}
+		case "language":
+			e = sqlExpr{sql: "language = ?", args: []any{val}}
+		case "subject":
+			e = sqlExpr{sql: "subjects @> ARRAY[?]::text[]", args: []any{val}}
+		case "author":
+			e = sqlExpr{sql: "authors @> ARRAY[?]::text[]", args: []any{val}}
+		case "year":
+			lo, hi, isRange := strings.Cut(val, "-")
+			from, err1 := strconv.Atoi(lo)
+			to := from
+			var err2 error
+			if isRange {
+				to, err2 = strconv.Atoi(hi)
+			}
+			if err1 != nil || err2 != nil || to < from {
+				return "", nil, errs.E(errs.BadRequest, "bad_filter", "year filter is a year or a range such as 1990-1999")
+			}
+			e = sqlExpr{sql: "pub_year BETWEEN ? AND ?", args: []any{from, to}}
+		case "branch":
+			id, err := uuid.Parse(val)
+			if err != nil {
+				return "", nil, errs.E(errs.BadRequest, "bad_filter", "branch filter takes a branch id")
+			}
+			// A library or consortium filter includes every branch below it.
+			e = sqlExpr{sql: "id IN (SELECT bib_id FROM items WHERE branch_id IN (SELECT b.id FROM branches b WHERE ? = ANY(b.path)))", args: []any{id}}
+		case "availability":
+			switch val {
+			case "available":
+				e = sqlExpr{sql: "id IN (SELECT bib_id FROM items WHERE status = 'available')"}
+			case "all":
+				continue
+			default:
+				return "", nil, errs.E(errs.BadRequest, "bad_filter", `availability filter is "available" or "all"`)
+			}
+		default:
+			return "", nil, errs.E(errs.BadRequest, "bad_filter", fmt.Sprintf("unknown filter facet %q; use one of %s", name, strings.Join(FacetNames, ", ")))
+		}
+		if _, seen := groups[name]; !seen {
+			order = append(order, name)
+		}
+		groups[name] = append(groups[name], e)
+	}
+	var parts []string
+	var args []any
+	for _, name := range order {
+		var ors []string
+		for _, e := range groups[name] {
+			ors = append(ors, e.sql)
+			args = append(args, e.args...)
+		}
+		parts = append(parts, "("+strings.Join(ors, " OR ")+")")
+	}
+	return strings.Join(parts, " AND "), args, nil
+}
+
+type cursor struct {
+	Key  string    `json:"k"`
+	Rank float32   `json:"r"`
+	ID   uuid.UUID `json:"i"`
+}
+
+// Search runs a keyword search with filters, facets, sorting and keyset paging.
+func (s *Service) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := ParseQuery(req.Q)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range req.Facets {
+		if !slices.Contains(FacetNames, f) {
+			return nil, errs.E(errs.BadRequest, "bad_facet", fmt.Sprintf("unknown facet %q; use %s", f, strings.Join(FacetNames, ",")))
+		}
+	}
+	c := &compiler{}
+	where, args := "true", []any{}
+	if tree != nil {
+		e := c.compile(tree, false).toSQL()
+		where, args = e.sql, e.args
+	}
+	fsql, fargs, err := filterSQL(req.Filters)
+	if err != nil {
+		return nil, err
+	}
+	if fsql != "" {
+		where, args = "("+where+") AND "+fsql, append(args, fargs...)
+	}
+	res, err := s.searchWhere(ctx, req, where, args, c.positive)
+	if err != nil {
+		return nil, err
+	}
+	// Nothing matched: retry as a typo-tolerant title search ("harry poter").
+	if res.Total == 0 && req.Cursor == "" && tree != nil && len(c.positive) > 0 {
+		words := strings.Join(tokens(req.Q), " ")
+		fwhere, fa := "? <% title_fold", []any{Fold(words)}
+		if fsql != "" {
+			fwhere, fa = fwhere+" AND "+fsql, append(fa, fargs...)
+		}
+		fuzzy, err := s.searchWhere(ctx, SearchRequest{Facets: req.Facets, Limit: req.Limit, Sort: "similarity"}, fwhere, fa, []string{Fold(words)})
+		if err != nil {
+			return nil, err
+		}
+		if fuzzy.Total > 0 {
+			fuzzy.Fuzzy = true
+			return fuzzy, nil
+		}
+	}
+	_ = db
+	return res, nil
+}
+
+func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where string, args []any, positive []string) (*SearchResult, error) {
+	db, _ := tenants.DB(ctx)
+	sortBy := req.Sort
+	if sortBy == "" {
+		sortBy = "title"
+		if len(positive) > 0 {
+			sortBy = "relevance"
+		}
+	}
+	var rankExpr string
+	var rankArgs []any
+	switch sortBy {
+	case "relevance":
+		if len(positive) == 0 {
+			sortBy = "title"
+			break
+		}
+		all := "(" + strings.Join(positive, " | ") + ")"
+		rankExpr = `ts_rank_cd(search, to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?))`
+		rankArgs = []any{all, all}
+	case "similarity":
+		rankExpr, rankArgs = "word_similarity(?, title_fold)", []any{positive[0]}
+	case "title", "author", "date", "date_asc":
+	default:
+		return nil, errs.E(errs.BadRequest, "bad_sort", "sort must be relevance, title, author, date or date_asc")
+	}
+	keyExpr := map[string]string{"title": "title_sort", "author": "author_sort",
+		"date": "lpad(coalesce(pub_year, 0)::text, 4, '0')", "date_asc": "lpad(coalesce(pub_year, 9999)::text, 4, '0')"}[sortBy]
+	desc := sortBy == "date"
+	var cur cursor
+	if req.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(req.Cursor)
+		if err != nil || json.Unmarshal(raw, &cur) != nil {
+			return nil, errs.E(errs.BadRequest, "bad_cursor", "cursor is not one this API returned; start again without it")
+		}
+	}
+	sel := `SELECT id, title, authors, pub_year, isbns, format, call_number`
+	var order, keyset string
+	var keyArgs []any
+	if rankExpr != "" {
+		sel += ", " + rankExpr + " AS rank"
+		order = "rank DESC, id"
+		if req.Cursor != "" {
+			keyset, keyArgs = "("+rankExpr+" < ?::real OR ("+rankExpr+" = ?::real AND id > ?))",
+				append(append(append(append([]any{}, rankArgs...), cur.Rank), rankArgs...), cur.Rank, cur.ID)
+		}
+	} else {
+		sel += ", " + keyExpr + " AS sort_key"
+		dir, cmp := "", ">"
+		if desc {
+			dir, cmp = " DESC", "<"
+		}
+		order = keyExpr + " COLLATE \"C\"" + dir + ", id"
+		if req.Cursor != "" {
+			keyset = "(" + keyExpr + " COLLATE \"C\" " + cmp + " ? OR (" + keyExpr + " = ? AND id > ?))"
+			keyArgs = []any{cur.Key, cur.Key, cur.ID}
+		}
+	}
+	q := sel + " FROM bibs WHERE " + where
+	qargs := append(append([]any{}, rankArgs...), args...)
+	if keyset != "" {
+		q += " AND " + keyset
+		qargs = append(qargs, keyArgs...)
+	}
+	q += " ORDER BY " + order + " LIMIT ?"
+	qargs = append(qargs, req.Limit+1)
+	var hits []Hit
+	if err := db.Raw(q, qargs...).Scan(&hits).Error; err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	res := &SearchResult{Results: hits, Facets: map[string][]FacetValue{}}
+	if len(hits) > req.Limit {
+		res.Results = hits[:req.Limit]
+		last := res.Results[req.Limit-1]
+		raw, _ := json.Marshal(cursor{Key: last.SortKey, Rank: last.Rank, ID: last.ID})
+		next := base64.RawURLEncoding.EncodeToString(raw)
+		res.NextCursor = &next
+	}
+	if res.Results == nil {
+		res.Results = []Hit{}
+	}
+	if err := s.fillAvailability(ctx, res.Results); err != nil {
+		return nil, err
+	}
+	if err := s.facets(ctx, res, req.Facets, where, args); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// facetSQL counts one facet over the matched set m.
+var facetSQL = map[string]string{
+	"format":       `(SELECT 'format', format, '', count(*) FROM m GROUP BY format ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"language":     `(SELECT 'language', language, '', count(*) FROM m WHERE language <> '' GROUP BY language ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"year":         `(SELECT 'year', (pub_year / 10 * 10)::text || '-' || (pub_year / 10 * 10 + 9)::text, '', count(*) FROM m WHERE pub_year IS NOT NULL GROUP BY 2 ORDER BY 2 DESC LIMIT 30)`,
+	"subject":      `(SELECT 'subject', s, '', count(*) FROM m, unnest(m.subjects) s GROUP BY s ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"author":       `(SELECT 'author', a, '', count(*) FROM m, unnest(m.authors) a GROUP BY a ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"branch":       `(SELECT 'branch', b.id::text, b.name, count(DISTINCT i.bib_id) FROM items i JOIN m ON m.id = i.bib_id JOIN branches b ON b.id = i.branch_id GROUP BY b.id, b.name ORDER BY 4 DESC, 3 LIMIT 50)`,
+	"availability": `(SELECT 'availability', 'available', '', count(DISTINCT i.bib_id) FROM items i JOIN m ON m.id = i.bib_id WHERE i.status = 'available')`,
+}
+
+func (s *Service) facets(ctx context.Context, res *SearchResult, names []string, where string, args []any) error {
+	db, _ := tenants.DB(ctx)
+	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + `)
+SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m`
+	for _, n := range names {
+		q += "\nUNION ALL " + facetSQL[n]
+	}
+	var rows []struct {
+		Facet, Value, Label string
+		Count               int64
+	}
+	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
+		return fmt.Errorf("search facets: %w", err)
+	}
+	for _, n := range names {
+		res.Facets[n] = []FacetValue{}
+	}
+	for _, r := range rows {
+		if r.Facet == "total" {
+			res.Total = r.Count
+			continue
+		}
+		res.Facets[r.Facet] = append(res.Facets[r.Facet], FacetValue{Value: r.Value, Label: r.Label, Count: r.Count})
+	}
+	if all, ok := res.Facets["availability"]; ok {
+		res.Facets["availability"] = append(all, FacetValue{Value: "all", Count: res.Total})
+	}
+	return nil
+}
+
+// fillAvailability counts copies per branch for the page's bibs in one query.
+func (s *Service) fillAvailability(ctx context.Context, hits []Hit) error {
+	if len(hits) == 0 {
+		return nil
+	}
+	db, _ := tenants.DB(ctx)
+	ids := make([]uuid.UUID, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	var rows []struct {
+		BibID, BranchID  uuid.UUID
+		Copies, Availble int
+	}
+	err := db.Raw(`SELECT bib_id, branch_id, count(*) AS copies, count(*) FILTER (WHERE status = 'available') AS availble
+		FROM items WHERE bib_id IN ? AND status <> 'withdrawn' GROUP BY bib_id, branch_id ORDER BY bib_id, branch_id`, ids).Scan(&rows).Error
+	if err != nil {
+		return fmt.Errorf("availability: %w", err)
+	}
+	idx := map[uuid.UUID]*Hit{}
+	for i := range hits {
+		hits[i].Availability.ByBranch = []BranchAvailability{}
+		idx[hits[i].ID] = &hits[i]
+	}
+	for _, r := range rows {
+		h := idx[r.BibID]
+		h.Availability.Copies += r.Copies
+		h.Availability.Available += r.Availble
+		h.Availability.ByBranch = append(h.Availability.ByBranch, BranchAvailability{BranchID: r.BranchID, Copies: r.Copies, Available: r.Availble})
+	}
+	return nil
+}
