@@ -6,6 +6,7 @@
 //	stacks migrate   apply database migrations as the owner
 //	stacks dev       migrate, seed the demo library, run API and worker together
 //	stacks seed      create the demo library if missing
+//	stacks import    load a MARC file into a library's catalogue
 //	stacks healthcheck  probe /readyz (for container healthchecks)
 //	stacks version   print the version
 package main
@@ -48,6 +49,8 @@ commands:
   migrate   apply database migrations (DATABASE_URL must be the owner or a superuser)
   dev       migrate, seed the demo library, and run API and worker in one process
   seed      create the demo library if it does not exist
+  import marc FILE --tenant SLUG [--match skip|overlay|add] [--items-from 852|952]
+            load a MARC file (ISO 2709, MARCXML, MARC-in-JSON) into a library's catalogue
   version   print the version
 
 configuration is read from the environment; see README.md.
@@ -73,11 +76,15 @@ func main() {
 	case "worker":
 		err = run(ctx, cfg, log, false, true)
 	case "migrate":
-		err = migrations.Up(ctx, cfg.DatabaseURL, log)
+		if err = ensureDatabase(ctx, cfg.DatabaseURL); err == nil {
+			err = migrations.Up(ctx, cfg.DatabaseURL, log)
+		}
 	case "dev":
 		err = dev(ctx, cfg, log)
 	case "seed":
 		err = seed(ctx, cfg, log)
+	case "import":
+		err = importMARC(ctx, cfg, log, os.Args[2:])
 	case "healthcheck":
 		err = healthcheck(cfg, os.Args[2:])
 	case "version":
@@ -103,6 +110,7 @@ type config struct {
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	SessionTTL                            time.Duration
+	ImportMaxBytes                        int64
 }
 
 func loadConfig() (config, error) {
@@ -131,6 +139,9 @@ func loadConfig() (config, error) {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
 			return c, fmt.Errorf("%s must be a whole number", i.name)
 		}
+	}
+	if c.ImportMaxBytes, err = strconv.ParseInt(env("IMPORT_MAX_BYTES", strconv.Itoa(2<<30)), 10, 64); err != nil || c.ImportMaxBytes <= 0 {
+		return c, fmt.Errorf("IMPORT_MAX_BYTES must be a positive number of bytes")
 	}
 	if c.SessionTTL, err = time.ParseDuration(env("SESSION_TTL", "12h")); err != nil || c.SessionTTL <= 0 {
 		return c, fmt.Errorf("SESSION_TTL must be a duration such as 12h")
@@ -225,9 +236,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	}
 	defer svc.close()
 
+	enq := workers.NewClient(svc.redis)
+	defer enq.Close()
+	cat := catalog.NewService(svc.tenants).SetJobs(enq, log)
+	cat.MaxImportBytes = cfg.ImportMaxBytes
 	var w *workers.Worker
 	if runWorker {
-		w = workers.New(svc.redis, svc.tenants, log, workers.Options{Concurrency: cfg.WorkerConcurrency})
+		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency})
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -240,7 +255,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: catalog.NewService(svc.tenants)})
+			Catalog: cat})
 		go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 		log.Info("api listening", "addr", cfg.HTTPAddr, "base_url", cfg.BaseURL, "version", versionString())
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api"
 	"github.com/stacks-ils/stacks/api/catalog"
@@ -32,8 +35,25 @@ func newServerWith(t *testing.T, cfg api.Config, o tenants.Options) *api.Server 
 	t.Helper()
 	env := tenanttest.Get(t)
 	counter, svc := env.Isolated(o)
+	cat := catalog.NewService(svc)
+	cat.SetJobs(syncJobs{cat}, slog.New(slog.DiscardHandler))
 	return api.New(cfg, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
-		Counter: counter, Tenants: svc, Catalog: catalog.NewService(svc)})
+		Counter: counter, Tenants: svc, Catalog: cat})
+}
+
+// syncJobs runs an import job right after its upload commits, in place of
+// the Asynq worker (workers tests cover the queue path), so HTTP tests can
+// read the finished job at once.
+type syncJobs struct{ cat *catalog.Service }
+
+func (j syncJobs) EnqueueImport(ctx context.Context, tenantID, jobID uuid.UUID) error {
+	return j.cat.RunImportJob(ctx, tenantID, jobID)
+}
+
+// rawBody is a request body sent with its own Content-Type.
+type rawBody struct {
+	ContentType string
+	Data        []byte
 }
 
 type resp struct {
@@ -56,8 +76,11 @@ func (r resp) errCode() string {
 func call(t *testing.T, s *api.Server, method, path, token string, body any) resp {
 	t.Helper()
 	var rd io.Reader
+	ct := "application/json"
 	switch b := body.(type) {
 	case nil:
+	case rawBody:
+		rd, ct = bytes.NewReader(b.Data), b.ContentType
 	case string:
 		rd = strings.NewReader(b)
 	default:
@@ -69,7 +92,7 @@ func call(t *testing.T, s *api.Server, method, path, token string, body any) res
 	}
 	req := httptest.NewRequest(method, path, rd)
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ct)
 	}
 	if strings.HasPrefix(token, "sk_") {
 		req.Header.Set("X-API-Key", token)
@@ -150,4 +173,23 @@ func addBranch(t *testing.T, s *api.Server, token string, body map[string]any) m
 	r := call(t, s, "POST", "/api/v1/branches", token, body)
 	want(t, r, 201)
 	return r.Body
+}
+
+func jsonUnmarshal(t *testing.T, raw []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(raw, v); err != nil {
+		t.Fatalf("not JSON: %s", raw)
+	}
+}
+
+// newServerWithImportLimit builds a server whose MARC uploads are limited to n bytes.
+func newServerWithImportLimit(t *testing.T, n int64) *api.Server {
+	t.Helper()
+	env := tenanttest.Get(t)
+	counter, svc := env.Isolated(tenants.Options{})
+	cat := catalog.NewService(svc)
+	cat.SetJobs(syncJobs{cat}, slog.New(slog.DiscardHandler))
+	cat.MaxImportBytes = n
+	return api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
+		Counter: counter, Tenants: svc, Catalog: cat})
 }

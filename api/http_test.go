@@ -48,11 +48,12 @@ func TestHTTP_ErrorShapes(t *testing.T) {
 	}
 }
 
-// The body limit is enforced by the HTTP server before routing, so this
+// The body limit is enforced before the handler reads the body, so this
 // test goes through a real listener rather than app.Test. It announces a
-// body over the limit and sends none: a server that refuses before reading
-// must not leave unread bytes behind, or the kernel answers the close with
-// a reset that can swallow the 413.
+// body over the limit and sends only the first 8 KiB + 1 byte, which the server reads
+// before routing (fasthttp's streaming window): a server that refuses must
+// not leave unread bytes behind, or the kernel answers the close with a
+// reset that can swallow the 413.
 func TestHTTP_BodyOverLimitIs413(t *testing.T) {
 	s := newServer(t, api.Config{BodyLimit: 64 << 10})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,6 +68,7 @@ func TestHTTP_BodyOverLimitIs413(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "POST /api/v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", 70<<10)
+	conn.Write([]byte(strings.Repeat(" ", 8<<10+1)))
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)

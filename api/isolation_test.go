@@ -6,9 +6,20 @@ import (
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog/marc"
 )
 
 const isoISBN = "9780306406157"
+
+// isoRecord is one small MARC record in ISO 2709.
+func isoRecord() []byte {
+	b, err := marc.Marshal(&marc.Record{Leader: "00000nam a2200000 a 4500", Fields: []marc.Field{
+		{Tag: "245", Ind1: '0', Ind2: '0', Subfields: []marc.Subfield{{Code: 'a', Value: "Isolation import"}}}}})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
 
 // fixture is the data of the victim tenant B that tenant A's owner probes.
 type fixture struct {
@@ -19,6 +30,7 @@ type fixture struct {
 	BibID     string
 	ItemID    string
 	Barcode   string
+	JobID     string
 	BIDs      []string // every id of B the suite created or knows
 	BSnapshot map[string]string
 }
@@ -106,6 +118,13 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=zyzzyvaisolation&facets=format,branch" }},
 		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=barcode:" + f.Barcode }},
 		{Method: "GET", Path: "/api/v1/search", URL: func(f *fixture) string { return "/api/v1/search?q=isbn:" + isoISBN + "&facets=author,subject" }},
+		{Method: "GET", Path: "/api/v1/browse", URL: func(f *fixture) string { return "/api/v1/browse?index=subject&from=isolation" }},
+		// An import into A that names B's branch as the default for items.
+		{Method: "POST", Path: "/api/v1/imports/marc", URL: func(f *fixture) string { return "/api/v1/imports/marc?items_from=852&branch_id=" + f.B.MainID },
+			Body: func(f *fixture) any { return rawBody{ContentType: "application/marc", Data: isoRecord()} }, Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
+		// A's export carries 001 = bib id: any B record in it would show B's id.
+		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
 	}
 }
 
@@ -163,7 +182,10 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	itemR := call(t, s, "POST", "/api/v1/items", b.Token, map[string]any{"bib_id": f.BibID, "barcode": f.Barcode, "branch_id": f.BranchID})
 	want(t, itemR, 201)
 	f.ItemID = itemR.Body["id"].(string)
-	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID}
+	jobR := call(t, s, "POST", "/api/v1/imports/marc", b.Token, rawBody{ContentType: "application/marc", Data: isoRecord()})
+	want(t, jobR, 202)
+	f.JobID = jobR.Body["job_id"].(string)
+	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {

@@ -4,6 +4,8 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -50,6 +52,7 @@ type Server struct {
 	deps    Deps
 	metrics *metrics
 	routes  []httpx.Route
+	stream  map[string]bool // METHOD path of routes that read their body as a stream
 }
 
 // New builds the API.
@@ -60,7 +63,7 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: d, metrics: newMetrics(d.Pool)}
+	s := &Server{cfg: cfg, deps: d, metrics: newMetrics(d.Pool), stream: map[string]bool{}}
 	app := fiber.New(fiber.Config{
 		AppName:               "stacks",
 		BodyLimit:             cfg.BodyLimit,
@@ -70,6 +73,10 @@ func New(cfg Config, d Deps) *Server {
 		ReadTimeout:           60 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
+		// Uploads stream instead of sitting in memory; bodyGuard holds every
+		// other route to BodyLimit.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
 	app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.Must(uuid.NewV7()).String() }}))
 	app.Use(s.observe)
@@ -77,6 +84,7 @@ func New(cfg Config, d Deps) *Server {
 		d.Log.Error("panic", "request_id", httpx.RequestID(c), "panic", e)
 	}}))
 	app.Use(s.securityHeaders)
+	app.Use(s.bodyGuard)
 	app.Use(s.rateLimit)
 	s.App = app
 	routes := append(s.systemRoutes(), d.Tenants.Routes()...)
@@ -99,6 +107,9 @@ func (s *Server) mount(routes []httpx.Route) {
 			h = append(h, s.authenticate(tenants.Permission(r.Perm)))
 		}
 		s.App.Add(r.Method, r.Path, append(h, r.Handler)...)
+		if r.StreamBody {
+			s.stream[r.Method+" "+r.Path] = true
+		}
 		s.routes = append(s.routes, r)
 	}
 }
@@ -145,6 +156,33 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	c.Set("Cache-Control", "no-store")
 	if s.cfg.HSTS {
 		c.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	return c.Next()
+}
+
+// bodyGuard enforces the body limit. The server streams request bodies (so
+// uploads need not fit in memory); every route but the declared streaming
+// ones gets its body read here, up to the limit.
+func (s *Server) bodyGuard(c *fiber.Ctx) error {
+	if s.stream[c.Method()+" "+c.Path()] {
+		return c.Next()
+	}
+	tooLarge := errs.E(errs.TooLarge, "body_too_large", fmt.Sprintf("request body is larger than the limit of %d bytes", s.cfg.BodyLimit))
+	req := c.Request()
+	switch n := req.Header.ContentLength(); {
+	case n > s.cfg.BodyLimit:
+		return tooLarge
+	case n == -1: // chunked: read it here, but no further than the limit
+		if stream := c.Context().RequestBodyStream(); stream != nil {
+			data, err := io.ReadAll(io.LimitReader(stream, int64(s.cfg.BodyLimit)+1))
+			if err != nil {
+				return errs.E(errs.BadRequest, "bad_request", "the request body could not be read")
+			}
+			if len(data) > s.cfg.BodyLimit {
+				return tooLarge
+			}
+			req.SetBody(data)
+		}
 	}
 	return c.Next()
 }

@@ -5,7 +5,6 @@
 -- +goose Up
 CREATE EXTENSION IF NOT EXISTS unaccent;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE EXTENSION IF NOT EXISTS btree_gin; -- lets GIN indexes lead with tenant_id
 
 -- Search configurations: English stemming and a simple (unstemmed, stop
 -- words kept) one, both folding accents so "Godel" finds "Gödel".
@@ -46,10 +45,14 @@ CREATE TABLE bibs (
     updated_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, id)
 );
-CREATE INDEX bibs_search_idx ON bibs USING gin (tenant_id, search);
-CREATE INDEX bibs_title_trgm_idx ON bibs USING gin (tenant_id, title_fold gin_trgm_ops);
-CREATE INDEX bibs_isbns_idx ON bibs USING gin (tenant_id, isbns);
-CREATE INDEX bibs_issns_idx ON bibs USING gin (tenant_id, issns);
+-- GIN indexes over values do not lead with tenant_id: a tenant_id key in a
+-- GIN index posts every row of the tenant, which made an ISBN lookup at 16k
+-- bibs take 4.7 ms instead of 0.05 ms. RLS rechecks tenant_id on the rows
+-- the index returns. (B-tree indexes still lead with tenant_id.)
+CREATE INDEX bibs_search_idx ON bibs USING gin (search);
+CREATE INDEX bibs_title_trgm_idx ON bibs USING gin (title_fold gin_trgm_ops);
+CREATE INDEX bibs_isbns_idx ON bibs USING gin (isbns);
+CREATE INDEX bibs_issns_idx ON bibs USING gin (issns);
 CREATE INDEX bibs_lccn_idx ON bibs (tenant_id, lccn) WHERE lccn <> '';
 CREATE INDEX bibs_oclc_idx ON bibs (tenant_id, oclc) WHERE oclc <> '';
 CREATE INDEX bibs_match_key_idx ON bibs (tenant_id, match_key);

@@ -59,12 +59,14 @@ func tenancyViolations(t *testing.T, db querier) []string {
 			SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
 			WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT a.attnotnull`},
-		{"primary key or unique key or index not led by tenant_id", `
+		// GIN indexes over values (full text, arrays, trigrams) are exempt:
+		// a tenant_id key there posts every row of the tenant (see 0002).
+		{"primary key or unique key or b-tree index not led by tenant_id", `
 			SELECT c.relname || '.' || ic.relname FROM pg_index i
 			JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-			JOIN pg_class ic ON ic.oid = i.indexrelid
+			JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
 			JOIN pg_attribute ta ON ta.attrelid = c.oid AND ta.attname = 'tenant_id' AND NOT ta.attisdropped
-			WHERE n.nspname = 'public' AND i.indkey[0] <> ta.attnum`},
+			WHERE n.nspname = 'public' AND (am.amname = 'btree' OR i.indisunique) AND i.indkey[0] <> ta.attnum`},
 		{"no primary key", `
 			SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
@@ -127,11 +129,11 @@ func TestGuardCatchesBrokenTables(t *testing.T) {
 		{"id-only primary key", `CREATE TABLE probe (tenant_id uuid NOT NULL, id uuid PRIMARY KEY);
 			ALTER TABLE probe ENABLE ROW LEVEL SECURITY; ALTER TABLE probe FORCE ROW LEVEL SECURITY;
 			CREATE POLICY p ON probe USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id())`,
-			"probe.probe_pkey: primary key or unique key or index not led by tenant_id"},
+			"probe.probe_pkey: primary key or unique key or b-tree index not led by tenant_id"},
 		{"index not led by tenant_id", `CREATE TABLE probe (tenant_id uuid NOT NULL, id uuid, branch uuid, PRIMARY KEY (tenant_id, id),
 			CONSTRAINT probe_branch FOREIGN KEY (tenant_id, branch) REFERENCES branches (tenant_id, id));
 			CREATE UNIQUE INDEX probe_bad ON probe (branch, tenant_id)`,
-			"probe.probe_bad: primary key or unique key or index not led by tenant_id"},
+			"probe.probe_bad: primary key or unique key or b-tree index not led by tenant_id"},
 	}
 	db := ownerDB(t)
 	for _, tc := range cases {

@@ -147,6 +147,23 @@ func (s *Service) GetBranch(ctx context.Context, id uuid.UUID) (*Branch, error) 
 	return getBranch(ctx, id)
 }
 
+// BranchByCode returns the branch with code (case-insensitive).
+func (s *Service) BranchByCode(ctx context.Context, code string) (*Branch, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b Branch
+	r := db.Raw(branchSelect+` WHERE b.code = ?`, strings.ToUpper(strings.TrimSpace(code))).Scan(&b)
+	if r.Error != nil {
+		return nil, fmt.Errorf("branch by code %q: %w", code, r.Error)
+	}
+	if r.RowsAffected == 0 {
+		return nil, errs.NotFoundf("no branch with code %q", code)
+	}
+	return &b, nil
+}
+
 // BranchFilter narrows ListBranches.
 type BranchFilter struct {
 	ParentID *uuid.UUID

@@ -86,8 +86,9 @@ func (p *Pool) SQLDB() *sql.DB { return p.sql }
 type txKey struct{}
 
 type txState struct {
-	tx     *gorm.DB
-	tenant uuid.UUID
+	tx          *gorm.DB
+	tenant      uuid.UUID
+	afterCommit []func(context.Context)
 }
 
 // Tx runs fn in one database transaction scoped to tenantID: the first
@@ -101,24 +102,51 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	if tenantID == uuid.Nil {
 		return errors.New("tenants: Tx without a tenant id")
 	}
-	if st, ok := ctx.Value(txKey{}).(*txState); ok {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st != nil {
 		if st.tenant != tenantID {
 			return fmt.Errorf("tenants: Tx for tenant %s inside a transaction of tenant %s", tenantID, st.tenant)
 		}
 		return fn(ctx, st.tx)
 	}
-	return p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	st := &txState{tenant: tenantID}
+	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Exec("SELECT set_config('app.tenant_id', ?, true)", tenantID.String()).Error; err != nil {
 			return fmt.Errorf("tenants: set tenant %s: %w", tenantID, err)
 		}
-		return fn(context.WithValue(ctx, txKey{}, &txState{tx: tx, tenant: tenantID}), tx)
+		st.tx = tx
+		return fn(context.WithValue(ctx, txKey{}, st), tx)
 	})
+	if err == nil {
+		for _, f := range st.afterCommit {
+			f(Detach(ctx))
+		}
+	}
+	return err
+}
+
+// Detach returns ctx without its tenant transaction (values and
+// cancellation stay), for work that must open transactions of its own.
+func Detach(ctx context.Context) context.Context {
+	return context.WithValue(ctx, txKey{}, (*txState)(nil))
+}
+
+// AfterCommit runs f once the tenant transaction in ctx has committed (never
+// after a rollback): the place to enqueue a task that must see the rows the
+// transaction wrote. f gets a context without the finished transaction.
+// Without a transaction in ctx it returns ErrNoTenantTx.
+func AfterCommit(ctx context.Context, f func(context.Context)) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok || st == nil {
+		return ErrNoTenantTx
+	}
+	st.afterCommit = append(st.afterCommit, f)
+	return nil
 }
 
 // DB returns the tenant transaction carried by ctx, or ErrNoTenantTx.
 func DB(ctx context.Context) (*gorm.DB, error) {
 	st, ok := ctx.Value(txKey{}).(*txState)
-	if !ok {
+	if !ok || st == nil {
 		return nil, ErrNoTenantTx
 	}
 	return st.tx.WithContext(ctx), nil
@@ -127,7 +155,7 @@ func DB(ctx context.Context) (*gorm.DB, error) {
 // CurrentTenant returns the tenant of the transaction in ctx.
 func CurrentTenant(ctx context.Context) (uuid.UUID, error) {
 	st, ok := ctx.Value(txKey{}).(*txState)
-	if !ok {
+	if !ok || st == nil {
 		return uuid.Nil, ErrNoTenantTx
 	}
 	return st.tenant, nil

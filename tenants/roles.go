@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"fmt"
 	"slices"
 
 	"github.com/google/uuid"
@@ -146,4 +147,36 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
+}
+
+// PrincipalForUser rebuilds a staff user's principal inside the tenant
+// transaction in ctx, for work done later on their behalf (an import job
+// creates items only where its starter may catalogue).
+func PrincipalForUser(ctx context.Context, userID uuid.UUID) (*Principal, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := CurrentTenant(ctx)
+	p := &Principal{TenantID: tenant, UserID: userID}
+	if err := db.Raw(`SELECT g.role, g.branch_id FROM staff_grants g JOIN staff_users u ON u.tenant_id = g.tenant_id
+		AND u.id = g.user_id AND u.status = 'active' WHERE g.user_id = ?`, userID).Scan(&p.Grants).Error; err != nil {
+		return nil, fmt.Errorf("principal for %s: %w", userID, err)
+	}
+	return p, nil
+}
+
+// SystemPrincipal is the tenant's operator acting from the command line
+// (stacks import): the owner role at the root unit.
+func SystemPrincipal(ctx context.Context) (*Principal, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := CurrentTenant(ctx)
+	var root uuid.UUID
+	if err := db.Raw(`SELECT id FROM branches WHERE parent_id IS NULL`).Row().Scan(&root); err != nil {
+		return nil, fmt.Errorf("system principal: %w", err)
+	}
+	return &Principal{TenantID: tenant, Name: "system", Grants: []Grant{{Role: RoleOwner, BranchID: root}}}, nil
 }

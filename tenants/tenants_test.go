@@ -162,3 +162,51 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 		t.Fatalf("demo owner cannot log in: %v", err)
 	}
 }
+
+func TestAfterCommit_RunsOnlyAfterCommit(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	tid := uuid.New()
+	var ran []string
+	env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
+		tenants.AfterCommit(ctx, func(ctx context.Context) {
+			ran = append(ran, "committed")
+			if _, err := tenants.DB(ctx); err == nil {
+				t.Error("the callback's context still carries the finished transaction")
+			}
+		})
+		// A joined Tx registers on the outer transaction.
+		return env.Pool.Tx(ctx, tid, func(ctx context.Context, _ *gorm.DB) error {
+			tenants.AfterCommit(ctx, func(context.Context) { ran = append(ran, "inner") })
+			if len(ran) != 0 {
+				t.Error("callback ran before commit")
+			}
+			return nil
+		})
+	})
+	env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
+		tenants.AfterCommit(ctx, func(context.Context) { ran = append(ran, "rolled back") })
+		return errors.New("rollback")
+	})
+	if strings.Join(ran, ",") != "committed,inner" {
+		t.Fatalf("ran %v", ran)
+	}
+	if err := tenants.AfterCommit(ctx, func(context.Context) {}); !errors.Is(err, tenants.ErrNoTenantTx) {
+		t.Fatalf("AfterCommit outside a Tx: %v", err)
+	}
+}
+
+func TestStringsArrayRoundTrip(t *testing.T) {
+	env := tenanttest.Get(t)
+	in := tenants.Strings{"plain", "with, comma", `quote " and \ backslash`, "", "NULL", "{braces}", "Dvořák"}
+	var out tenants.Strings
+	err := env.Pool.Tx(context.Background(), uuid.New(), func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw(`SELECT ?::text[]`, in).Row().Scan(&out)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(out, "|") != strings.Join(in, "|") || len(out) != len(in) {
+		t.Fatalf("round trip: %q -> %q", in, out)
+	}
+}

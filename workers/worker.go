@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -25,6 +26,7 @@ var Queues = map[string]int{"critical": 6, "notices": 3, "reports": 2, "maintena
 const (
 	TypePurgeSessions       = "maintenance:purge_sessions"        // fan-out over tenants
 	TypePurgeTenantSessions = "maintenance:purge_sessions:tenant" // one tenant
+	TypeImportMARC          = "catalog:import_marc"               // one import job
 )
 
 // Options configure the worker.
@@ -39,6 +41,7 @@ type Worker struct {
 	log     *slog.Logger
 	pool    *tenants.Pool
 	tenants *tenants.Service
+	catalog *catalog.Service
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
 	client  *asynq.Client
@@ -47,7 +50,7 @@ type Worker struct {
 }
 
 // New builds a worker on the Redis at redisOpt.
-func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, log *slog.Logger, o Options) *Worker {
+func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service, log *slog.Logger, o Options) *Worker {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 10
 	}
@@ -57,7 +60,7 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, log *slog.Logger, o 
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux()}
+	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, catalog: cat, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux()}
 	w.srv = asynq.NewServer(redisOpt, asynq.Config{
 		Concurrency:     o.Concurrency,
 		Queues:          Queues,
@@ -70,6 +73,7 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, log *slog.Logger, o 
 	w.sched = asynq.NewScheduler(redisOpt, &asynq.SchedulerOpts{Logger: slogAdapter{log}, Location: time.UTC})
 	w.mux.HandleFunc(TypePurgeSessions, w.handlePurgeSessions)
 	w.mux.HandleFunc(TypePurgeTenantSessions, w.handlePurgeTenantSessions)
+	w.mux.HandleFunc(TypeImportMARC, w.handleImportMARC)
 	return w
 }
 

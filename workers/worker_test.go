@@ -1,15 +1,18 @@
 package workers_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
 
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 	"github.com/stacks-ils/stacks/workers"
@@ -68,7 +71,7 @@ func TestPurgeSessions_FansOutOncePerTenantPerDay(t *testing.T) {
 		t.Fatalf("%d sessions before purge, want 2", n)
 	}
 
-	w := workers.New(ropt, env.Tenants, slog.New(slog.DiscardHandler), workers.Options{Concurrency: 2})
+	w := workers.New(ropt, env.Tenants, catalog.NewService(env.Tenants), slog.New(slog.DiscardHandler), workers.Options{Concurrency: 2})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +114,68 @@ func TestPurgeSessions_FansOutOncePerTenantPerDay(t *testing.T) {
 	}
 	if perTenant != 1 {
 		t.Fatalf("per-tenant purge ran %d times, want 1", perTenant)
+	}
+}
+
+// An upload committed by the API is picked up by the worker through the
+// real queue and imported.
+func TestImportJob_RunsThroughTheQueue(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	ropt := redisOpt(t)
+	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Queue", Slug: tenanttest.Slug("queue"), AdminEmail: "o@queue.example.org",
+		AdminPassword: "queue test password", Kind: "library", Timezone: "UTC", Country: "NL"}, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := workers.NewClient(ropt)
+	defer client.Close()
+	cat := catalog.NewService(env.Tenants).SetJobs(client, slog.New(slog.DiscardHandler))
+	w := workers.New(ropt, env.Tenants, cat, slog.New(slog.DiscardHandler), workers.Options{Concurrency: 2})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown()
+	file, err := os.ReadFile("../testdata/marc/ruby-marc/batch.dat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobID uuid.UUID
+	owner := &tenants.Principal{TenantID: res.Tenant.ID, UserID: res.User.ID, Grants: res.User.Roles}
+	err = env.Pool.Tx(tenants.WithPrincipal(ctx, owner), res.Tenant.ID, func(ctx context.Context, _ *gorm.DB) error {
+		job, err := cat.CreateImportJob(ctx, catalog.ImportOptions{}, bytes.NewReader(file), 1<<20)
+		if job != nil {
+			jobID = job.ID
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var job *catalog.Job
+		env.Pool.Tx(ctx, res.Tenant.ID, func(ctx context.Context, _ *gorm.DB) error {
+			job, err = cat.GetJob(ctx, jobID)
+			return err
+		})
+		if job != nil && job.Status == catalog.JobCompleted {
+			if job.Created != 10 || job.Failed != 0 {
+				t.Fatalf("job finished with %+v", job)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import not completed in time: %+v", job)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The stored upload is gone once the job is done.
+	var chunks int64
+	env.Pool.Tx(ctx, res.Tenant.ID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw(`SELECT count(*) FROM job_files`).Scan(&chunks).Error
+	})
+	if chunks != 0 {
+		t.Fatalf("%d upload chunks left after the job", chunks)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -18,17 +19,31 @@ import (
 // Branches is what the catalog needs of the tenants module.
 type Branches interface {
 	GetBranch(ctx context.Context, id uuid.UUID) (*tenants.Branch, error)
+	// Pool opens tenant transactions for work outside a request (jobs, exports).
+	Pool() *tenants.Pool
 }
 
 // Service is the catalog module.
 type Service struct {
 	branches Branches
+	pool     *tenants.Pool
+	enqueue  Enqueuer
+	log      *slog.Logger
 	now      func() time.Time
+	// MaxImportBytes limits MARC uploads; 0 means DefaultMaxImportBytes.
+	MaxImportBytes int64
 }
 
 // NewService builds the catalog service.
 func NewService(b Branches) *Service {
-	return &Service{branches: b, now: time.Now}
+	return &Service{branches: b, pool: b.Pool(), log: slog.Default(), now: time.Now}
+}
+
+// SetJobs connects the service to the background workers: imports are
+// enqueued with enq, and failures to enqueue are logged to log.
+func (s *Service) SetJobs(enq Enqueuer, log *slog.Logger) *Service {
+	s.enqueue, s.log = enq, log
+	return s
 }
 
 // Bib is a bibliographic record as the API shows it.
@@ -132,7 +147,9 @@ func FindDuplicates(ctx context.Context, f Fields, except uuid.UUID) ([]Duplicat
 			continue
 		}
 		var out []Duplicate
-		err := db.Raw(`SELECT id, title, ? AS "on" FROM bibs WHERE `+r.where+` AND id <> ? ORDER BY id LIMIT 10`,
+		// No ORDER BY: with it the planner may walk the primary key looking
+		// for matches instead of using the rule's index.
+		err := db.Raw(`SELECT id, title, ? AS "on" FROM bibs WHERE `+r.where+` AND id <> ? LIMIT 10`,
 			r.on, r.arg, except).Scan(&out).Error
 		if err != nil {
 			return nil, fmt.Errorf("find duplicates by %s: %w", r.on, err)

@@ -23,7 +23,7 @@ const (
 // Routes declares the catalog's endpoints.
 func (s *Service) Routes() []httpx.Route {
 	read, write := string(tenants.PermCatalogRead), string(tenants.PermCatalogWrite)
-	return []httpx.Route{
+	routes := []httpx.Route{
 		{Method: "GET", Path: "/api/v1/bibs", Perm: read, Summary: "List bibliographic records", Handler: s.handleListBibs},
 		{Method: "POST", Path: "/api/v1/bibs", Perm: write, Summary: "Create a bibliographic record (JSON form or MARC)", Handler: s.handleCreateBib},
 		{Method: "GET", Path: "/api/v1/bibs/:id", Perm: read, Summary: "Get a bibliographic record (JSON, MARCXML or ISO 2709 by Accept)", Handler: s.handleGetBib},
@@ -36,6 +36,8 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "PATCH", Path: "/api/v1/items/:id", Perm: write, Summary: "Change an item (status withdrawn withdraws it)", Handler: s.handleUpdateItem},
 		{Method: "GET", Path: "/api/v1/search", Perm: read, Summary: "Search the catalogue with facets", Handler: s.handleSearch},
 	}
+	routes = append(routes, s.browseRoutes()...)
+	return append(routes, s.transferRoutes()...)
 }
 
 func mediaType(ct string) string {

@@ -192,12 +192,8 @@ func (s *Service) CreateItems(ctx context.Context, bibID uuid.UUID, ins []ItemIn
 		if len(ins) == 1 {
 			field = ""
 		}
-		it := Item{TenantID: tenant, ID: tenants.NewID(), BibID: bibID, Status: "available", ItemType: "book",
-			CallNumber: bib.CallNumber, CallNumberSort: callnumber.Key(bib.CallNumber)}
-		if in.Barcode == nil {
-			return nil, errs.Field(strings.TrimPrefix(field+".barcode", "."), "required", "barcode is required")
-		}
-		if err := in.apply(&it, field); err != nil {
+		it, err := newItem(tenant, bibID, bib.CallNumber, in, field)
+		if err != nil {
 			return nil, err
 		}
 		if seen[it.Barcode] {
@@ -216,6 +212,17 @@ func (s *Service) CreateItems(ctx context.Context, bibID uuid.UUID, ins []ItemIn
 		out = append(out, *it.fill())
 	}
 	return out, nil
+}
+
+// newItem builds a validated item for bibID from the input; the record's
+// call number is the default.
+func newItem(tenant, bibID uuid.UUID, bibCallNumber string, in ItemInput, field string) (Item, error) {
+	it := Item{TenantID: tenant, ID: tenants.NewID(), BibID: bibID, Status: "available", ItemType: "book",
+		CallNumber: bibCallNumber, CallNumberSort: callnumber.Key(bibCallNumber)}
+	if in.Barcode == nil {
+		return it, errs.Field(strings.TrimPrefix(field+".barcode", "."), "required", "barcode is required")
+	}
+	return it, in.apply(&it, field)
 }
 
 // GetItem returns one item.

@@ -15,4 +15,8 @@ type Route struct {
 	Public  bool   // no authentication, no tenant transaction
 	Summary string
 	Handler fiber.Handler
+	// StreamBody lets the handler read a body larger than the API's body
+	// limit from c.Context().RequestBodyStream() (uploads); it enforces its
+	// own limit.
+	StreamBody bool
 }

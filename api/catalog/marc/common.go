@@ -101,6 +101,9 @@ func Detect(r *bufio.Reader) (Format, error) {
 		// window over the buffer size ends the search.
 		b, err := r.Peek(n + 1)
 		if len(b) < n+1 {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return 0, ErrUnknownFormat // white space filling the buffer
+			}
 			if err == nil || errors.Is(err, io.EOF) {
 				if n == 0 {
 					return 0, io.EOF

@@ -36,7 +36,12 @@ type Reader struct {
 
 // NewReader returns a reader of ISO 2709 records from r.
 func NewReader(r io.Reader, opt ReadOptions) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, readerBufSize), opt: opt}
+	size := readerBufSize
+	if l, ok := r.(interface{ Len() int }); ok {
+		// A short in-memory input needs no bigger buffer than itself.
+		size = min(max(l.Len(), 64), readerBufSize)
+	}
+	return &Reader{br: bufio.NewReaderSize(r, size), opt: opt}
 }
 
 // Warnings returns what lenient mode repaired in the record returned by the
@@ -593,7 +598,7 @@ func Marshal(rec *Record) ([]byte, error) { return appendISO(nil, rec) }
 // Unmarshal parses one ISO 2709 record (strict mode); data must hold
 // exactly one record, optionally followed by white space.
 func Unmarshal(data []byte) (*Record, error) {
-	r := &Reader{br: bufio.NewReaderSize(bytes.NewReader(data), max(len(data), 16))}
+	r := NewReader(bytes.NewReader(data), ReadOptions{})
 	rec, err := r.Read()
 	if err != nil {
 		if err == io.EOF {

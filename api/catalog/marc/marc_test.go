@@ -287,6 +287,12 @@ func TestDetect(t *testing.T) {
 		{"hello", 0, ErrUnknownFormat},
 	} {
 		got, err := Detect(newBufReader(tc.in))
+		if tc.in == "hello" {
+			// White space longer than the buffer: not a known format.
+			if f, err := Detect(newBufReader(strings.Repeat(" ", 5000) + "<x/>")); err != ErrUnknownFormat {
+				t.Errorf("long white space: %v, %v", f, err)
+			}
+		}
 		if got != tc.want || !errors.Is(err, tc.err) {
 			t.Errorf("Detect(%q) = %v, %v; want %v, %v", tc.in, got, err, tc.want, tc.err)
 		}

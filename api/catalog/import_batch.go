@@ -1,0 +1,321 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/catalog/marc"
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// pending is one record read from an import file (or the error reading it).
+type pending struct {
+	n   int
+	rec *marc.Record
+	err error
+}
+
+type batchCounts struct{ created, updated, skipped, failed int }
+
+// candidate is a readable record on its way in.
+type candidate struct {
+	pending
+	f     Fields
+	id    uuid.UUID // new id, or the matched record's for overlay
+	items []Item
+}
+
+// dupIndex finds existing records by each duplicate rule's keys.
+type dupIndex struct {
+	byRule [5]map[string]Duplicate // isbn, issn, lccn, oclc, title_author_year
+}
+
+var ruleNames = [5]string{"isbn", "issn", "lccn", "oclc", "title_author_year"}
+
+func ruleKeys(f *Fields) [5][]string {
+	one := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return []string{s}
+	}
+	return [5][]string{f.ISBNs, f.ISSNs, one(f.LCCN), one(f.OCLC), one(f.MatchKey)}
+}
+
+func (d *dupIndex) find(f *Fields) (Duplicate, bool) {
+	keys := ruleKeys(f)
+	for r := range keys {
+		for _, k := range keys[r] {
+			if m, ok := d.byRule[r][k]; ok {
+				return m, true
+			}
+		}
+	}
+	return Duplicate{}, false
+}
+
+func (d *dupIndex) add(f *Fields, dup Duplicate) {
+	keys := ruleKeys(f)
+	for r := range keys {
+		for _, k := range keys[r] {
+			if _, ok := d.byRule[r][k]; !ok {
+				d.byRule[r][k] = Duplicate{ID: dup.ID, Title: dup.Title, On: ruleNames[r]}
+			}
+		}
+	}
+}
+
+// loadDuplicates reads the existing records that share a key with any
+// candidate: one query per rule for the whole batch instead of five per
+// record, which is what makes imports fast.
+func loadDuplicates(tx *gorm.DB, cands []*candidate) (*dupIndex, error) {
+	d := &dupIndex{}
+	var all [5][]string
+	for r := range d.byRule {
+		d.byRule[r] = map[string]Duplicate{}
+	}
+	for _, c := range cands {
+		keys := ruleKeys(&c.f)
+		for r := range keys {
+			all[r] = append(all[r], keys[r]...)
+		}
+	}
+	queries := [5]string{
+		`SELECT id, title, k FROM bibs, unnest(isbns) k WHERE isbns && ?::text[]`,
+		`SELECT id, title, k FROM bibs, unnest(issns) k WHERE issns && ?::text[]`,
+		`SELECT id, title, lccn AS k FROM bibs WHERE lccn = ANY(?::text[])`,
+		`SELECT id, title, oclc AS k FROM bibs WHERE oclc = ANY(?::text[])`,
+		`SELECT id, title, match_key AS k FROM bibs WHERE match_key = ANY(?::text[])`,
+	}
+	for r, q := range queries {
+		if len(all[r]) == 0 {
+			continue
+		}
+		var rows []struct {
+			ID    uuid.UUID
+			Title string
+			K     string
+		}
+		if err := tx.Raw(q, tenants.Strings(all[r])).Scan(&rows).Error; err != nil {
+			return nil, fmt.Errorf("find duplicates by %s: %w", ruleNames[r], err)
+		}
+		for _, row := range rows {
+			if _, ok := d.byRule[r][row.K]; !ok {
+				d.byRule[r][row.K] = Duplicate{ID: row.ID, Title: row.Title, On: ruleNames[r]}
+			}
+		}
+	}
+	return d, nil
+}
+
+type branchInfo struct {
+	ID   uuid.UUID
+	Code string
+	Path tenants.UUIDs
+}
+
+// importBatch saves one batch of an import inside tx: records are matched
+// against the catalogue and against each other in a few queries, items are
+// validated in memory, and new records and items go in with multi-row
+// inserts. If a bulk insert still fails (a race with another writer), the
+// batch is redone record by record, each in its own savepoint.
+func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending, opt ImportOptions) (batchCounts, []JobError, error) {
+	var d batchCounts
+	var jerrs []JobError
+	fail := func(n int, msg string) {
+		d.failed++
+		jerrs = append(jerrs, JobError{Record: n, Message: msg})
+	}
+	tenant, _ := tenants.CurrentTenant(ctx)
+	p := tenants.PrincipalFrom(ctx)
+	var branches []branchInfo
+	if err := tx.Raw(`SELECT id, code, path FROM branches`).Scan(&branches).Error; err != nil {
+		return d, nil, fmt.Errorf("branches: %w", err)
+	}
+	codes, paths := map[string]uuid.UUID{}, map[uuid.UUID]tenants.UUIDs{}
+	for _, b := range branches {
+		codes[strings.ToUpper(b.Code)], paths[b.ID] = b.ID, b.Path
+	}
+
+	var cands []*candidate
+	for _, it := range batch {
+		if it.err != nil {
+			fail(it.n, it.err.Error())
+			continue
+		}
+		prepare(it.rec)
+		cands = append(cands, &candidate{pending: it, f: Extract(it.rec)})
+	}
+	dups := &dupIndex{}
+	for r := range dups.byRule {
+		dups.byRule[r] = map[string]Duplicate{}
+	}
+	if opt.Match != DupAdd {
+		var err error
+		if dups, err = loadDuplicates(tx, cands); err != nil {
+			return d, nil, err
+		}
+	}
+	var barcodes []string
+	for _, c := range cands {
+		for _, f := range c.rec.Get(opt.ItemsFrom) {
+			barcodes = append(barcodes, strings.TrimSpace(f.Sub('p')))
+		}
+	}
+	taken := map[string]bool{}
+	if opt.ItemsFrom != "" && len(barcodes) > 0 {
+		var rows []string
+		if err := tx.Raw(`SELECT barcode FROM items WHERE barcode = ANY(?::text[])`, tenants.Strings(barcodes)).Scan(&rows).Error; err != nil {
+			return d, nil, fmt.Errorf("existing barcodes: %w", err)
+		}
+		for _, b := range rows {
+			taken[b] = true
+		}
+	}
+
+	var inserts, overlays []*candidate
+	for _, c := range cands {
+		action := "create"
+		if opt.Match != DupAdd {
+			if m, ok := dups.find(&c.f); ok {
+				if opt.Match == DupSkip {
+					d.skipped++
+					continue
+				}
+				action, c.id = "overlay", m.ID
+			}
+		}
+		if action == "create" {
+			c.id = tenants.NewID()
+			setControlNumber(c.rec, c.id)
+			c.f = Extract(c.rec)
+		}
+		if opt.ItemsFrom != "" && action == "create" {
+			ins, err := holdingsInputs(c.rec, opt, codes)
+			if err == nil {
+				err = c.buildItems(tenant, ins, p, paths, taken)
+			}
+			if err != nil {
+				fail(c.n, recordError(err))
+				continue
+			}
+		}
+		if action == "overlay" {
+			overlays = append(overlays, c)
+		} else {
+			inserts = append(inserts, c)
+		}
+		// Later records of the same batch match this one.
+		dups.add(&c.f, Duplicate{ID: c.id, Title: c.f.Title})
+	}
+
+	err := tx.Transaction(func(tx *gorm.DB) error {
+		rows := make([]*bibRow, 0, len(inserts))
+		var items []Item
+		for _, c := range inserts {
+			row, err := rowFrom(tenant, c.id, c.rec, c.f)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, row)
+			items = append(items, c.items...)
+		}
+		if len(rows) > 0 {
+			if err := tx.CreateInBatches(rows, 100).Error; err != nil {
+				return err
+			}
+		}
+		if len(items) > 0 {
+			if err := tx.Omit("Price").CreateInBatches(items, 200).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		var pe *errs.Error
+		if errors.As(err, &pe) {
+			return d, nil, err
+		}
+		s.log.Warn("bulk import insert failed; retrying record by record", "error", err)
+		return s.importOneByOne(ctx, tx, batch, opt)
+	}
+	d.created += len(inserts)
+	for _, c := range overlays {
+		if err := tx.Transaction(func(*gorm.DB) error { _, err := s.replace(ctx, c.id, c.rec, c.f); return err }); err != nil {
+			fail(c.n, recordError(err))
+			continue
+		}
+		d.updated++
+	}
+	return d, jerrs, nil
+}
+
+// buildItems validates a record's items in memory: barcodes unique in the
+// catalogue and in the batch, branches where the importer may catalogue.
+func (c *candidate) buildItems(tenant uuid.UUID, ins []ItemInput, p *tenants.Principal, paths map[uuid.UUID]tenants.UUIDs, taken map[string]bool) error {
+	for _, in := range ins {
+		it, err := newItem(tenant, c.id, c.f.CallNumber, in, "")
+		if err != nil {
+			return err
+		}
+		if taken[it.Barcode] {
+			return errs.E(errs.Conflict, "barcode_taken", "another item already has barcode "+it.Barcode)
+		}
+		if p == nil || !p.CanAt(tenants.PermCatalogWrite, paths[it.BranchID]) {
+			return errs.E(errs.Forbidden, "forbidden", "the importer may not catalogue items at that branch")
+		}
+		c.items = append(c.items, it)
+	}
+	for _, it := range c.items {
+		taken[it.Barcode] = true
+	}
+	return nil
+}
+
+// importOneByOne is the slow, sure path: each record in its own savepoint.
+func (s *Service) importOneByOne(ctx context.Context, tx *gorm.DB, batch []pending, opt ImportOptions) (batchCounts, []JobError, error) {
+	var d batchCounts
+	var jerrs []JobError
+	branches, err := branchCodes(tx)
+	if err != nil {
+		return d, nil, err
+	}
+	for _, it := range batch {
+		if it.err != nil {
+			d.failed++
+			jerrs = append(jerrs, JobError{Record: it.n, Message: it.err.Error()})
+			continue
+		}
+		var action string
+		err := tx.Transaction(func(*gorm.DB) error {
+			res, err := s.SaveRecord(ctx, it.rec, opt.Match)
+			if err != nil {
+				return err
+			}
+			action = res.Action
+			if opt.ItemsFrom != "" && res.Action == "created" {
+				return s.importItems(ctx, res.Bib, it.rec, opt, branches)
+			}
+			return nil
+		})
+		switch {
+		case err != nil:
+			d.failed++
+			jerrs = append(jerrs, JobError{Record: it.n, Message: recordError(err)})
+		case action == "created":
+			d.created++
+		case action == "updated":
+			d.updated++
+		default:
+			d.skipped++
+		}
+	}
+	return d, jerrs, nil
+}
