@@ -293,6 +293,17 @@ func seed(ctx context.Context, cfg config, log *slog.Logger) error {
 	if created {
 		log.Info("demo library created", "tenant", tenants.DemoSlug)
 	}
+	t, err := svc.pool.TenantBySlug(ctx, tenants.DemoSlug)
+	if err != nil {
+		return err
+	}
+	n, err := catalog.NewService(svc.tenants).SetJobs(nil, log).SeedDemo(ctx, t.ID, []string{"MAIN", "EAST"})
+	if err != nil {
+		return fmt.Errorf("seed demo catalogue: %w", err)
+	}
+	if n > 0 {
+		log.Info("demo catalogue loaded", "records", n)
+	}
 	printDemo(cfg)
 	return nil
 }

@@ -465,7 +465,9 @@ func holdingsInputs(rec *marc.Record, opt ImportOptions, branches map[string]uui
 			}
 		}
 		if strings.TrimSpace(barcode) == "" {
-			return nil, errs.E(errs.Invalid, "missing_barcode", opt.ItemsFrom+" without $p (barcode)")
+			// A holdings statement without a barcode (LoC records carry
+			// location-only 852s) describes no item: keep the record, add none.
+			continue
 		}
 		in.Barcode = str(barcode)
 		branch, ok := branches[strings.ToUpper(strings.TrimSpace(code))]
