@@ -2,10 +2,13 @@ package api_test
 
 import (
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog/marc"
 )
 
 func createBib(t *testing.T, s *api.Server, token string, form map[string]any) map[string]any {
@@ -181,4 +184,69 @@ func TestItems_CatalogingIsBranchScoped(t *testing.T) {
 	want(t, call(t, s, "POST", "/api/v1/items", cat, map[string]any{"bib_id": bib["id"], "barcode": "M1", "branch_id": lib.MainID}), 403)
 	want(t, call(t, s, "POST", "/api/v1/bibs", desk, map[string]any{"title": "x"}), 403)
 	want(t, call(t, s, "GET", "/api/v1/search?q=scoped", desk, nil), 200)
+}
+
+func TestBibs_MARCBodiesAndAcceptNegotiation(t *testing.T) {
+	s := newServer(t, api.Config{})
+	lib := signup(t, s, "marcbody", "library")
+	rec := &marc.Record{Leader: "00000nam a2200000 a 4500", Fields: []marc.Field{
+		{Tag: "001", Value: "ocm12345"}, {Tag: "003", Value: "OCoLC"},
+		{Tag: "008", Value: "850101s1985    nyu           000 1 cze d"},
+		{Tag: "020", Ind1: ' ', Ind2: ' ', Subfields: []marc.Subfield{{Code: 'a', Value: "0-306-40615-3 (pbk.)"}}},
+		{Tag: "100", Ind1: '1', Ind2: ' ', Subfields: []marc.Subfield{{Code: 'a', Value: "Dvořák, Antonín,"}, {Code: 'd', Value: "1841-1904."}}},
+		{Tag: "245", Ind1: '1', Ind2: '0', Subfields: []marc.Subfield{{Code: 'a', Value: "Symphony no. 9 :"}, {Code: 'b', Value: "From the New World /"}, {Code: 'c', Value: "Antonín Dvořák."}}},
+		{Tag: "650", Ind1: ' ', Ind2: '0', Subfields: []marc.Subfield{{Code: 'a', Value: "Symphonies"}, {Code: 'v', Value: "Scores."}}},
+	}}
+	iso, err := marc.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml, _ := marc.MarshalXML(rec)
+	js, _ := marc.EncodeJSON(rec)
+	ids := map[string]string{}
+	for _, c := range []struct {
+		ct   string
+		body []byte
+	}{{"application/marc", iso}, {"application/marcxml+xml", xml}, {"application/marc+json", js}} {
+		r := call(t, s, "POST", "/api/v1/bibs?duplicates=add", lib.Token, rawBody{ContentType: c.ct, Data: c.body})
+		want(t, r, 201)
+		if r.Body["title"] != "Symphony no. 9 From the New World" || r.Body["authors"].([]any)[0] != "Dvořák, Antonín, 1841-1904" ||
+			r.Body["language"] != "cze" || r.Body["subjects"].([]any)[0] != "Symphonies -- Scores" {
+			t.Fatalf("%s: extracted %s", c.ct, r.Raw)
+		}
+		// The invalid ISBN moved to $z with a warning; the old 001 kept in 035.
+		if !strings.Contains(fmt.Sprint(r.Body["warnings"]), "$z") {
+			t.Fatalf("%s: no warning for the bad ISBN: %s", c.ct, r.Raw)
+		}
+		ids[c.ct] = r.Body["id"].(string)
+	}
+	id := ids["application/marc"]
+	get := func(accept string) resp {
+		req := httptest.NewRequest("GET", "/api/v1/bibs/"+id, nil)
+		req.Header.Set("Authorization", "Bearer "+lib.Token)
+		req.Header.Set("Accept", accept)
+		res, err := s.App.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(res.Body)
+		return resp{Status: res.StatusCode, Raw: raw, Header: res.Header}
+	}
+	isoOut := get("application/marc")
+	back, err := marc.Unmarshal(isoOut.Raw)
+	if err != nil || isoOut.Header.Get("Content-Type") != "application/marc" {
+		t.Fatalf("ISO 2709 answer: %v %s", err, isoOut.Header.Get("Content-Type"))
+	}
+	if back.Control("001") != id || back.First("035").Sub('a') != "(OCoLC)ocm12345" || back.First("020").Sub('z') != "0-306-40615-3 (pbk.)" {
+		t.Fatalf("stored record: 001 %q 035 %q 020 %+v", back.Control("001"), back.First("035").Sub('a'), back.First("020"))
+	}
+	xmlOut := get("application/marcxml+xml")
+	if !strings.Contains(string(xmlOut.Raw), `<subfield code="a">Dvořák, Antonín,</subfield>`) {
+		t.Fatalf("MARCXML answer: %s", xmlOut.Raw)
+	}
+	if j := get("application/json"); !strings.Contains(string(j.Raw), `"marc":{"leader"`) {
+		t.Fatalf("JSON answer: %s", j.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/bibs", lib.Token, rawBody{ContentType: "application/marc", Data: []byte("00012garbage")}), 422, "invalid_marc")
+	want(t, call(t, s, "POST", "/api/v1/bibs", lib.Token, rawBody{ContentType: "text/plain", Data: []byte("x")}), 415)
 }

@@ -86,6 +86,20 @@ func Fold(s string) string {
 
 var yearRe = regexp.MustCompile(`\b(1[0-9]{3}|20[0-9]{2})\b`)
 
+// joinTrimmed joins the subfields with codes, each without its trailing
+// ISBD punctuation ("Symphony no. 9 :" + "From the New World /").
+func joinTrimmed(f *marc.Field, codes string) string {
+	var parts []string
+	for _, s := range f.Subfields {
+		if strings.IndexByte(codes, s.Code) >= 0 {
+			if v := trimISBD(s.Value); v != "" {
+				parts = append(parts, v)
+			}
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
 func nameHeading(f *marc.Field) string {
 	codes := "abcdq"
 	switch f.Tag[1:] {
@@ -128,7 +142,7 @@ func Extract(r *marc.Record) Fields {
 	var f Fields
 	f.Authors, f.Subjects, f.ISBNs, f.ISSNs, f.Series = []string{}, []string{}, []string{}, []string{}, []string{}
 	if t := r.First("245"); t != nil {
-		f.Title = trimISBD(t.Join("abnp", " "))
+		f.Title = joinTrimmed(t, "abnp")
 		f.Responsibility = trimISBD(t.Sub('c'))
 		skip := 0
 		if t.Ind2 >= '1' && t.Ind2 <= '9' {
@@ -243,8 +257,8 @@ func Extract(r *marc.Record) Fields {
 // folded filing title, the folded surname of the first author and the year.
 func MatchKey(titleSort string, authors []string, year *int) string {
 	t := titleSort
-	if len(t) > 40 {
-		t = t[:40]
+	if r := []rune(t); len(r) > 40 {
+		t = string(r[:40]) // by characters: a cut inside UTF-8 is not text
 	}
 	a := ""
 	if len(authors) > 0 {

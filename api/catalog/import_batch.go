@@ -227,12 +227,12 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending,
 			items = append(items, c.items...)
 		}
 		if len(rows) > 0 {
-			if err := tx.CreateInBatches(rows, 100).Error; err != nil {
+			if err := tx.CreateInBatches(rows, 250).Error; err != nil {
 				return err
 			}
 		}
 		if len(items) > 0 {
-			if err := tx.Omit("Price").CreateInBatches(items, 200).Error; err != nil {
+			if err := tx.Omit("Price").CreateInBatches(items, 500).Error; err != nil {
 				return err
 			}
 		}

@@ -33,7 +33,7 @@ const (
 const maxJobErrors = 1000
 
 // importBatch is how many records one transaction of an import commits.
-const importBatch = 500
+const importBatch = 1000
 
 // chunkSize is the size of the pieces an upload is stored in.
 const chunkSize = 1 << 20
@@ -391,7 +391,7 @@ func recordError(err error) string {
 	if e := errs.As(err); e != nil {
 		return e.Message
 	}
-	return "could not be saved"
+	return "could not be saved: " + err.Error()
 }
 
 func (s *Service) importPrincipal(ctx context.Context, job *Job) (*tenants.Principal, error) {

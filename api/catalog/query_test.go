@@ -1,6 +1,9 @@
 package catalog
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 func TestParseAndCompileQuery(t *testing.T) {
 	cases := []struct {
@@ -61,4 +64,16 @@ func FuzzParseQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestMatchKeyCutsWholeCharacters(t *testing.T) {
+	y := 1999
+	k := MatchKey(Fold("Ééééééééééééééééééééééééééééééééééééééééééé long"), []string{"Dvořák, A."}, &y)
+	if !utf8.ValidString(k) || k != "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee|dvorak|1999" {
+		t.Fatalf("MatchKey = %q", k)
+	}
+	k = MatchKey("ééééééééééééééééééééééééééééééééééééééééééé", nil, nil)
+	if !utf8.ValidString(k) {
+		t.Fatalf("MatchKey cut a character: %q", k)
+	}
 }
