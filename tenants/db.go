@@ -15,6 +15,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"github.com/stacks-ils/stacks/api/errs"
 )
 
 // ErrNoTenantTx is returned by DB when the context carries no tenant
@@ -185,3 +187,21 @@ const (
 	PgForeignKeyViolation = "23503"
 	PgCheckViolation      = "23514"
 )
+
+// Find loads the first row of T matching where in the tenant transaction of
+// ctx, or returns a not-found error with the message notFound.
+func Find[T any](ctx context.Context, notFound string, where string, args ...any) (*T, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var row T
+	r := db.Where(where, args...).Limit(1).Find(&row)
+	if r.Error != nil {
+		return nil, fmt.Errorf("find %T: %w", row, r.Error)
+	}
+	if r.RowsAffected == 0 {
+		return nil, errs.NotFoundf("%s", notFound)
+	}
+	return &row, nil
+}

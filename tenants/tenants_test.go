@@ -26,14 +26,10 @@ func TestDB_ErrorsWithoutTenantTransaction(t *testing.T) {
 func TestTx_RollsBackOnErrorAndRefusesCrossTenantNesting(t *testing.T) {
 	env := tenanttest.Get(t)
 	ctx := context.Background()
-	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Tx", Slug: tenanttest.Slug("tx"), AdminEmail: "o@tx.example.org",
-		AdminPassword: "tx test password", Kind: "library", Timezone: "UTC", Country: "DE"}, "127.0.0.1", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := env.Signup(t, "tx")
 	tid := res.Tenant.ID
 	boom := errors.New("boom")
-	err = env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
+	err := env.Pool.Tx(ctx, tid, func(ctx context.Context, tx *gorm.DB) error {
 		if err := tx.Exec(`UPDATE branches SET name = 'changed'`).Error; err != nil {
 			return err
 		}

@@ -123,11 +123,7 @@ func TestImportJob_RunsThroughTheQueue(t *testing.T) {
 	env := tenanttest.Get(t)
 	ctx := context.Background()
 	ropt := redisOpt(t)
-	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Queue", Slug: tenanttest.Slug("queue"), AdminEmail: "o@queue.example.org",
-		AdminPassword: "queue test password", Kind: "library", Timezone: "UTC", Country: "NL"}, "127.0.0.1", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := env.Signup(t, "queue")
 	client := workers.NewClient(ropt)
 	defer client.Close()
 	cat := catalog.NewService(env.Tenants).SetJobs(client, slog.New(slog.DiscardHandler))

@@ -307,17 +307,9 @@ func (s *Service) UpdateRecord(ctx context.Context, id uuid.UUID, rec *marc.Reco
 
 // GetBib returns one bib, with its MARC record when withMarc.
 func (s *Service) GetBib(ctx context.Context, id uuid.UUID, withMarc bool) (*Bib, error) {
-	db, err := tenants.DB(ctx)
+	row, err := tenants.Find[bibRow](ctx, "no such bibliographic record", "id = ?", id)
 	if err != nil {
 		return nil, err
-	}
-	var row bibRow
-	r := db.Where("id = ?", id).Limit(1).Find(&row)
-	if r.Error != nil {
-		return nil, fmt.Errorf("get bib %s: %w", id, r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, errs.NotFoundf("no such bibliographic record")
 	}
 	return row.bib(withMarc)
 }

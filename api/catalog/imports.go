@@ -212,19 +212,7 @@ func countRecords(f marc.Format, b []byte) int {
 
 // GetJob returns one job.
 func (s *Service) GetJob(ctx context.Context, id uuid.UUID) (*Job, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var j Job
-	r := db.Where("id = ?", id).Limit(1).Find(&j)
-	if r.Error != nil {
-		return nil, fmt.Errorf("get job %s: %w", id, r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, errs.NotFoundf("no such job")
-	}
-	return &j, nil
+	return tenants.Find[Job](ctx, "no such job", "id = ?", id)
 }
 
 // chunkReader streams a stored upload one chunk (and one short

@@ -227,17 +227,9 @@ func newItem(tenant, bibID uuid.UUID, bibCallNumber string, in ItemInput, field 
 
 // GetItem returns one item.
 func (s *Service) GetItem(ctx context.Context, id uuid.UUID) (*Item, error) {
-	db, err := tenants.DB(ctx)
+	it, err := tenants.Find[Item](ctx, "no such item", "id = ?", id)
 	if err != nil {
 		return nil, err
-	}
-	var it Item
-	r := db.Omit("Price").Where("id = ?", id).Limit(1).Find(&it)
-	if r.Error != nil {
-		return nil, fmt.Errorf("get item %s: %w", id, r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, errs.NotFoundf("no such item")
 	}
 	return it.fill(), nil
 }

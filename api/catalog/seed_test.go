@@ -6,18 +6,13 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
 func TestSeedDemo_LoadsTheRealCatalogueOnce(t *testing.T) {
 	env := tenanttest.Get(t)
 	ctx := context.Background()
-	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Seed", Slug: tenanttest.Slug("seed"), AdminEmail: "o@seed.example.org",
-		AdminPassword: "seed test password", Kind: "library", Timezone: "UTC", Country: "GB"}, "127.0.0.1", "test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := env.Signup(t, "seed")
 	s := NewService(env.Tenants)
 	n, err := s.SeedDemo(ctx, res.Tenant.ID, []string{"MAIN"})
 	if err != nil || n != 88 {

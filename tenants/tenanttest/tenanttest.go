@@ -232,3 +232,17 @@ func (e *Env) Isolated(o tenants.Options) (*ratelimit.Counter, *tenants.Service)
 
 // Slug returns a signup slug no other test (or repetition) uses.
 func Slug(prefix string) string { return prefix + "-" + randHex(5) }
+
+// Signup creates a library with a unique slug (prefix-xxxxx) and its owner,
+// for tests that work below the HTTP layer.
+func (e *Env) Signup(t testing.TB, prefix string) *tenants.SignupResult {
+	t.Helper()
+	slug := Slug(prefix)
+	res, err := e.Tenants.Signup(context.Background(), tenants.SignupInput{LibraryName: "Library " + slug, Slug: slug,
+		AdminEmail: "owner@" + slug + ".example.org", AdminPassword: "Catalogue-Quietly-2026", AdminName: "Owner",
+		Kind: tenants.KindLibrary, Timezone: "America/Chicago", Country: "US"}, "127.0.0.1", "test")
+	if err != nil {
+		t.Fatalf("signup %s: %v", slug, err)
+	}
+	return res
+}
