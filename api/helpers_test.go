@@ -182,14 +182,14 @@ func jsonUnmarshal(t *testing.T, raw []byte, v any) {
 	}
 }
 
-// newServerWithImportLimit builds a server whose MARC uploads are limited to n bytes.
-func newServerWithImportLimit(t *testing.T, n int64) *api.Server {
+// newServerWithCatalog builds a server whose catalog service tune has adjusted.
+func newServerWithCatalog(t *testing.T, tune func(*catalog.Service)) *api.Server {
 	t.Helper()
 	env := tenanttest.Get(t)
 	counter, svc := env.Isolated(tenants.Options{})
 	cat := catalog.NewService(svc)
 	cat.SetJobs(syncJobs{cat}, slog.New(slog.DiscardHandler))
-	cat.MaxImportBytes = n
+	tune(cat)
 	return api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
 		Counter: counter, Tenants: svc, Catalog: cat})
 }

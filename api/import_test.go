@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/catalog/marc"
 )
 
@@ -176,7 +177,7 @@ func TestImport_SizeLimitWritesNothing(t *testing.T) {
 	lib := signup(t, s, "importbig", "library")
 	// The per-service limit is set on the catalog service; newServer builds a
 	// fresh one, so reach it through a dedicated server.
-	small := newServerWithImportLimit(t, 1000)
+	small := newServerWithCatalog(t, func(c *catalog.Service) { c.MaxImportBytes = 1000 })
 	r := upload(t, small, lib.Token, "/api/v1/imports/marc", readTestdata(t, "pymarc/test.dat"), nil)
 	want(t, r, 413, "file_too_large")
 	l := call(t, s, "GET", "/api/v1/bibs", lib.Token, nil)

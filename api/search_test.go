@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
 )
 
 func titles(r resp) []string {
@@ -163,4 +165,48 @@ func TestSearch_QueriesFacetsAndPaging(t *testing.T) {
 	want(t, call(t, s, "GET", "/api/v1/search?q=x&sort=random", lib.Token, nil), 400, "bad_sort")
 	want(t, call(t, s, "GET", "/api/v1/search?q=x&cursor=zzz", lib.Token, nil), 400, "bad_cursor")
 	want(t, call(t, s, "GET", "/api/v1/search?q=((((", lib.Token, nil), 200)
+}
+
+// Past the search cap, totals are estimates and say so; relevance paging
+// still visits each ranked record once.
+func TestSearch_CapMarksTotalsInexact(t *testing.T) {
+	s := newServerWithCatalog(t, func(c *catalog.Service) { c.SearchCap = 4 })
+	lib := signup(t, s, "searchcap", "library")
+	for i := 0; i < 7; i++ {
+		createBib(t, s, lib.Token, map[string]any{"title": fmt.Sprintf("Common ground volume %d", i)})
+	}
+	createBib(t, s, lib.Token, map[string]any{"title": "Rare bird"})
+	r := search(t, s, lib.Token, "q=common&facets=format")
+	if r.Body["total_exact"] != false || r.Body["total"].(float64) < 5 {
+		t.Fatalf("capped search: total %v exact %v", r.Body["total"], r.Body["total_exact"])
+	}
+	exact := search(t, s, lib.Token, "q=rare&facets=format")
+	if exact.Body["total_exact"] != true || exact.Body["total"].(float64) != 1 {
+		t.Fatalf("small search: %s", exact.Raw)
+	}
+	seen := map[string]bool{}
+	q := "q=common&limit=3"
+	for page := 0; page < 4; page++ {
+		p := search(t, s, lib.Token, q)
+		for _, h := range p.Body["results"].([]any) {
+			id := h.(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("record %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		next, ok := p.Body["next_cursor"].(string)
+		if !ok {
+			break
+		}
+		q = "q=common&limit=3&cursor=" + next
+	}
+	if len(seen) != 4 {
+		t.Fatalf("relevance paging saw %d records, want the 4 the cap ranks", len(seen))
+	}
+	// Title order is not capped: it walks the index.
+	all := search(t, s, lib.Token, "q=common&sort=title&limit=10")
+	if len(all.Body["results"].([]any)) != 7 {
+		t.Fatalf("title-sorted search returned %d of 7", len(all.Body["results"].([]any)))
+	}
 }

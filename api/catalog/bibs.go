@@ -32,6 +32,9 @@ type Service struct {
 	now      func() time.Time
 	// MaxImportBytes limits MARC uploads; 0 means DefaultMaxImportBytes.
 	MaxImportBytes int64
+	// SearchCap is how many matches relevance and facets consider; 0 means
+	// DefaultSearchCap.
+	SearchCap int
 }
 
 // NewService builds the catalog service.

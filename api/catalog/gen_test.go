@@ -23,18 +23,12 @@ func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
 func genTenant(tb testing.TB, env *tenanttest.Env, branches int) (uuid.UUID, context.Context) {
 	tb.Helper()
 	ctx := context.Background()
-	slug := tenanttest.Slug("gen")
-	res, err := env.Tenants.Signup(ctx, tenants.SignupInput{LibraryName: "Generated Library " + slug, Slug: slug,
-		AdminEmail: "owner@" + slug + ".example.org", AdminPassword: "Catalogue-Quietly-2026", AdminName: "Owner",
-		Kind: tenants.KindLibrary, Timezone: "America/Chicago", Country: "US"}, "127.0.0.1", "gen-test")
-	if err != nil {
-		tb.Fatalf("signup: %v", err)
-	}
+	res := env.Signup(tb, "gen")
 	id := res.Tenant.ID
 	ctx = tenants.WithPrincipal(ctx, &tenants.Principal{TenantID: id, UserID: res.User.ID, Email: res.User.Email,
 		Grants: res.User.Roles})
 	if branches > 1 {
-		err = env.Pool.Tx(ctx, id, func(ctx context.Context, _ *gorm.DB) error {
+		err := env.Pool.Tx(ctx, id, func(ctx context.Context, _ *gorm.DB) error {
 			for i := 2; i <= branches; i++ {
 				name, code := fmt.Sprintf("Branch %d", i), fmt.Sprintf("BR%d", i)
 				if _, err := env.Tenants.CreateBranch(ctx, tenants.BranchInput{Name: &name, Code: &code}); err != nil {

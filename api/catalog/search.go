@@ -32,7 +32,11 @@ var FacetNames = []string{"format", "language", "year", "subject", "author", "br
 
 // SearchResult is the answer of GET /search.
 type SearchResult struct {
-	Total      int64                   `json:"total"`
+	Total int64 `json:"total"`
+	// TotalExact is false when more records match than search looks at
+	// (DefaultSearchCap): total is then an estimate, facets count the first
+	// matches, and relevance ranks those.
+	TotalExact bool                    `json:"total_exact"`
 	Results    []Hit                   `json:"results"`
 	Facets     map[string][]FacetValue `json:"facets"`
 	NextCursor *string                 `json:"next_cursor"`
@@ -324,35 +328,35 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 			return nil, errs.E(errs.BadRequest, "bad_cursor", "cursor is not one this API returned; start again without it")
 		}
 	}
-	sel := `SELECT id, title, authors, pub_year, isbns, format, call_number`
-	var order, keyset string
-	var keyArgs []any
+	cols := `id, title, authors, pub_year, isbns, format, call_number`
+	var q string
+	var qargs []any
 	if rankExpr != "" {
-		sel += ", " + rankExpr + " AS rank"
-		order = "rank DESC, id"
+		// Relevance ranks the first searchCap matches (in index order), as
+		// Evergreen caps its searches: ranking every record of a query that
+		// matches a third of a million-record catalogue takes seconds.
+		q = `WITH c AS MATERIALIZED (SELECT ` + cols + `, ` + rankExpr + ` AS rank FROM bibs WHERE ` + where + ` LIMIT ?)
+SELECT * FROM c`
+		qargs = append(append(append([]any{}, rankArgs...), args...), s.searchCap())
 		if req.Cursor != "" {
-			keyset, keyArgs = "("+rankExpr+" < ?::real OR ("+rankExpr+" = ?::real AND id > ?))",
-				append(append(append(append([]any{}, rankArgs...), cur.Rank), rankArgs...), cur.Rank, cur.ID)
+			q += ` WHERE (rank < ?::real OR (rank = ?::real AND id > ?))`
+			qargs = append(qargs, cur.Rank, cur.Rank, cur.ID)
 		}
+		q += ` ORDER BY rank DESC, id LIMIT ?`
 	} else {
-		sel += ", " + keyExpr + " AS sort_key"
+		// Other orders walk their index and stop after one page.
 		dir, cmp := "", ">"
 		if desc {
 			dir, cmp = " DESC", "<"
 		}
-		order = keyExpr + " COLLATE \"C\"" + dir + ", id"
+		q = `SELECT ` + cols + `, ` + keyExpr + ` AS sort_key FROM bibs WHERE ` + where
+		qargs = append([]any{}, args...)
 		if req.Cursor != "" {
-			keyset = "(" + keyExpr + " COLLATE \"C\" " + cmp + " ? OR (" + keyExpr + " = ? AND id > ?))"
-			keyArgs = []any{cur.Key, cur.Key, cur.ID}
+			q += " AND (" + keyExpr + " COLLATE \"C\" " + cmp + " ? OR (" + keyExpr + " = ? AND id > ?))"
+			qargs = append(qargs, cur.Key, cur.Key, cur.ID)
 		}
+		q += " ORDER BY " + keyExpr + " COLLATE \"C\"" + dir + ", id LIMIT ?"
 	}
-	q := sel + " FROM bibs WHERE " + where
-	qargs := append(append([]any{}, rankArgs...), args...)
-	if keyset != "" {
-		q += " AND " + keyset
-		qargs = append(qargs, keyArgs...)
-	}
-	q += " ORDER BY " + order + " LIMIT ?"
 	qargs = append(qargs, req.Limit+1)
 	var hits []Hit
 	if err := db.Raw(q, qargs...).Scan(&hits).Error; err != nil {
@@ -391,7 +395,9 @@ var facetSQL = map[string]string{
 
 func (s *Service) facets(ctx context.Context, res *SearchResult, names []string, where string, args []any) error {
 	db, _ := tenants.DB(ctx)
-	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + `)
+	// Facets count the first searchCap+1 matches: exact for every result
+	// set up to the cap, a sample beyond it (TotalExact false).
+	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + ` LIMIT ` + strconv.Itoa(s.searchCap()+1) + `)
 SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m`
 	for _, n := range names {
 		q += "\nUNION ALL " + facetSQL[n]
@@ -408,7 +414,7 @@ SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m`
 	}
 	for _, r := range rows {
 		if r.Facet == "total" {
-			res.Total = r.Count
+			res.Total, res.TotalExact = r.Count, r.Count <= int64(s.searchCap())
 			continue
 		}
 		res.Facets[r.Facet] = append(res.Facets[r.Facet], FacetValue{Value: r.Value, Label: r.Label, Count: r.Count})
@@ -416,7 +422,31 @@ SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m`
 	if all, ok := res.Facets["availability"]; ok {
 		res.Facets["availability"] = append(all, FacetValue{Value: "all", Count: res.Total})
 	}
+	if !res.TotalExact {
+		// Beyond the cap the total is the planner's estimate: cheap, and
+		// what a person needs ("about 300,000 results").
+		var plan []struct {
+			Plan struct {
+				Rows float64 `json:"Plan Rows"`
+			} `json:"Plan"`
+		}
+		var raw string
+		if err := db.Raw(`EXPLAIN (FORMAT JSON) SELECT 1 FROM bibs WHERE `+where, args...).Row().Scan(&raw); err == nil &&
+			json.Unmarshal([]byte(raw), &plan) == nil && len(plan) == 1 {
+			res.Total = max(int64(plan[0].Plan.Rows), int64(s.searchCap())+1)
+		}
+	}
 	return nil
+}
+
+// DefaultSearchCap is how many matches relevance ranking and facets look at.
+const DefaultSearchCap = 2000
+
+func (s *Service) searchCap() int {
+	if s.SearchCap > 0 {
+		return s.SearchCap
+	}
+	return DefaultSearchCap
 }
 
 // fillAvailability counts copies per branch for the page's bibs in one query.
