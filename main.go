@@ -85,6 +85,8 @@ func main() {
 		err = seed(ctx, cfg, log)
 	case "import":
 		err = importMARC(ctx, cfg, log, os.Args[2:])
+	case "gen":
+		err = genCatalog(ctx, cfg, log, os.Args[2:])
 	case "healthcheck":
 		err = healthcheck(cfg, os.Args[2:])
 	case "version":

@@ -126,6 +126,17 @@ func TestServeWithOnlyOwnerURL(t *testing.T) {
 	if res.StatusCode != 201 {
 		t.Fatalf("signup through serve: %d %s", res.StatusCode, raw)
 	}
+	// The command-line tools work on the same database.
+	if out, err := stacksCmd(env, "gen", "--tenant", "e2e-lib", "--bibs", "50").CombinedOutput(); err != nil {
+		t.Fatalf("gen: %v\n%s", err, out)
+	}
+	out, err := stacksCmd(env, "import", "marc", "testdata/marc/pymarc/test.dat", "--tenant", "e2e-lib").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "10 created, 0 updated, 0 skipped, 0 failed") {
+		t.Fatalf("import marc: %v\n%s", err, out)
+	}
+	if out, err := stacksCmd(env, "import", "marc", "testdata/marc/pymarc/test.dat").CombinedOutput(); err == nil {
+		t.Fatalf("import without --tenant succeeded:\n%s", out)
+	}
 	// The server's pool is the restricted role, not the superuser of DATABASE_URL.
 	db, _ := sql.Open("pgx", dbURL)
 	defer db.Close()
