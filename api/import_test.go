@@ -27,7 +27,11 @@ func upload(t *testing.T, s *api.Server, token, path string, file []byte, fields
 	mw.Close()
 	req := httptest.NewRequest("POST", path, &buf)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
+	if strings.HasPrefix(token, "sk_") {
+		req.Header.Set("X-API-Key", token)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	res, err := s.App.Test(req, -1)
 	if err != nil {
 		t.Fatal(err)
@@ -220,4 +224,29 @@ func TestExport_StreamsEveryRecordWithItems(t *testing.T) {
 		}
 	}
 	want(t, call(t, s, "GET", "/api/v1/exports/marc?format=pdf", lib.Token, nil), 400, "bad_query")
+}
+
+// A job started with an API key catalogues with that key's rights only.
+func TestImport_APIKeyJobKeepsTheKeysScope(t *testing.T) {
+	s := newServer(t, api.Config{})
+	lib := signup(t, s, "importkey", "library")
+	east := addBranch(t, s, lib.Token, map[string]any{"name": "East", "code": "EAST"})["id"].(string)
+	k := call(t, s, "POST", "/api/v1/api-keys", lib.Token, map[string]any{"name": "loader", "role": "cataloger", "branch_id": east})
+	want(t, k, 201)
+	rec := func(title, branch, barcode string) *marc.Record {
+		return &marc.Record{Leader: "00000nam a2200000 a 4500", Fields: []marc.Field{
+			{Tag: "245", Ind1: '0', Ind2: '0', Subfields: []marc.Subfield{{Code: 'a', Value: title}}},
+			{Tag: "952", Ind1: ' ', Ind2: ' ', Subfields: []marc.Subfield{{Code: 'a', Value: branch}, {Code: 'p', Value: barcode}}},
+		}}
+	}
+	var buf bytes.Buffer
+	w := marc.NewWriter(&buf)
+	w.Write(rec("East book", "EAST", "KE1"))
+	w.Write(rec("Main book", "MAIN", "KM1"))
+	r := upload(t, s, k.Body["key"].(string), "/api/v1/imports/marc?items_from=952&match=add", buf.Bytes(), nil)
+	want(t, r, 202)
+	j := call(t, s, "GET", "/api/v1/jobs/"+r.Body["job_id"].(string), lib.Token, nil)
+	if num(j.Body, "created") != 1 || num(j.Body, "failed") != 1 {
+		t.Fatalf("key-scoped import: %s", j.Raw)
+	}
 }

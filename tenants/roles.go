@@ -180,3 +180,19 @@ func SystemPrincipal(ctx context.Context) (*Principal, error) {
 	}
 	return &Principal{TenantID: tenant, Name: "system", Grants: []Grant{{Role: RoleOwner, BranchID: root}}}, nil
 }
+
+// PrincipalForAPIKey rebuilds an API key's principal inside the tenant
+// transaction in ctx; a key revoked or expired since grants nothing.
+func PrincipalForAPIKey(ctx context.Context, keyID uuid.UUID) (*Principal, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := CurrentTenant(ctx)
+	p := &Principal{TenantID: tenant, APIKeyID: keyID}
+	if err := db.Raw(`SELECT role, branch_id FROM api_keys WHERE id = ? AND revoked_at IS NULL
+		AND (expires_at IS NULL OR expires_at > now())`, keyID).Scan(&p.Grants).Error; err != nil {
+		return nil, fmt.Errorf("principal for key %s: %w", keyID, err)
+	}
+	return p, nil
+}

@@ -46,6 +46,9 @@ type ImportOptions struct {
 	Currency      string          `json:"currency"` // for 952 $g prices; default USD
 	Lenient       bool            `json:"lenient"`  // repair what the reader safely can
 	Filename      string          `json:"filename,omitempty"`
+	// APIKeyID is the key that started the job, when a key did: the job
+	// then catalogues with that key's rights, not more.
+	APIKeyID uuid.UUID `json:"api_key_id,omitempty"`
 }
 
 // JobError is one record that did not go in.
@@ -171,6 +174,9 @@ func newImportJob(ctx context.Context, opt ImportOptions, status string) (*Job, 
 		return nil, err
 	}
 	tenant, _ := tenants.CurrentTenant(ctx)
+	if p := tenants.PrincipalFrom(ctx); p != nil {
+		opt.APIKeyID = p.APIKeyID
+	}
 	params, _ := json.Marshal(opt)
 	job := &Job{TenantID: tenant, ID: tenants.NewID(), Kind: "import_marc", Status: status, Params: params, Errors: json.RawMessage("[]")}
 	if p := tenants.PrincipalFrom(ctx); p != nil && p.UserID != uuid.Nil {
@@ -382,9 +388,18 @@ func recordError(err error) string {
 	return "could not be saved: " + err.Error()
 }
 
+// importPrincipal is who a job acts as: its starter (user or API key, with
+// their rights as they are now), or the operator for `stacks import`.
 func (s *Service) importPrincipal(ctx context.Context, job *Job) (*tenants.Principal, error) {
-	if job.CreatedBy != nil {
+	var opt ImportOptions
+	if err := json.Unmarshal(job.Params, &opt); err != nil {
+		return nil, fmt.Errorf("job %s params: %w", job.ID, err)
+	}
+	switch {
+	case job.CreatedBy != nil:
 		return tenants.PrincipalForUser(ctx, *job.CreatedBy)
+	case opt.APIKeyID != uuid.Nil:
+		return tenants.PrincipalForAPIKey(ctx, opt.APIKeyID)
 	}
 	return tenants.SystemPrincipal(ctx)
 }
