@@ -104,6 +104,15 @@ func TestSearch_QueriesFacetsAndPaging(t *testing.T) {
 		})
 	}
 
+	// A typo is corrected against the catalogue's own words, and said so.
+	typo := search(t, s, lib.Token, "q="+url.QueryEscape("Harry Poter chamber"))
+	if typo.Body["did_you_mean"] != "Harry potter chamber" || typo.Body["fuzzy"] != true || typo.Body["total"].(float64) != 1 {
+		t.Fatalf("did you mean: %s", typo.Raw)
+	}
+	if nothing := search(t, s, lib.Token, "q=zzzzqqqq"); nothing.Body["total"].(float64) != 0 || nothing.Body["fuzzy"] != false {
+		t.Fatalf("a query with no near word: %s", nothing.Raw)
+	}
+
 	// Facets with counts, and availability per branch on each hit.
 	r := search(t, s, lib.Token, "q=wizards&facets=format,language,year,subject,author,branch,availability")
 	facets := r.Body["facets"].(map[string]any)

@@ -39,7 +39,6 @@ CREATE TABLE bibs (
     call_number       text NOT NULL DEFAULT '',
     call_number_sort  text NOT NULL DEFAULT '' COLLATE "C",
     match_key         text NOT NULL,             -- folded title/author/year for duplicate detection
-    title_fold        text NOT NULL,             -- folded title for typo-tolerant (trigram) search
     search            tsvector,
     created_at        timestamptz NOT NULL DEFAULT now(),
     updated_at        timestamptz NOT NULL DEFAULT now(),
@@ -50,7 +49,6 @@ CREATE TABLE bibs (
 -- bibs take 4.7 ms instead of 0.05 ms. RLS rechecks tenant_id on the rows
 -- the index returns. (B-tree indexes still lead with tenant_id.)
 CREATE INDEX bibs_search_idx ON bibs USING gin (search);
-CREATE INDEX bibs_title_trgm_idx ON bibs USING gin (title_fold gin_trgm_ops);
 CREATE INDEX bibs_isbns_idx ON bibs USING gin (isbns);
 CREATE INDEX bibs_issns_idx ON bibs USING gin (issns);
 CREATE INDEX bibs_lccn_idx ON bibs (tenant_id, lccn) WHERE lccn <> '';

@@ -84,7 +84,6 @@ type bibRow struct {
 	CallNumber     string
 	CallNumberSort string
 	MatchKey       string
-	TitleFold      string
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 }
@@ -100,7 +99,7 @@ func rowFrom(tenant, id uuid.UUID, rec *marc.Record, f Fields) (*bibRow, error) 
 		Responsibility: f.Responsibility, Authors: f.Authors, AuthorSort: f.AuthorSort, Subjects: f.Subjects,
 		ISBNs: f.ISBNs, ISSNs: f.ISSNs, LCCN: f.LCCN, OCLC: f.OCLC, Publisher: f.Publisher, PubYear: f.Year,
 		Edition: f.Edition, Language: f.Language, Format: f.Format, Series: f.Series, Notes: f.Notes,
-		CallNumber: f.CallNumber, CallNumberSort: f.CallNumberSort, MatchKey: f.MatchKey, TitleFold: f.TitleFold}, nil
+		CallNumber: f.CallNumber, CallNumberSort: f.CallNumberSort, MatchKey: f.MatchKey}, nil
 }
 
 func (r *bibRow) bib(withMarc bool) (*Bib, error) {
@@ -286,7 +285,7 @@ func (s *Service) replace(ctx context.Context, id uuid.UUID, rec *marc.Record, f
 			"subjects": row.Subjects, "isbns": row.ISBNs, "issns": row.ISSNs, "lccn": row.LCCN, "oclc": row.OCLC,
 			"publisher": row.Publisher, "pub_year": row.PubYear, "edition": row.Edition, "language": row.Language,
 			"format": row.Format, "series": row.Series, "notes": row.Notes, "call_number": row.CallNumber,
-			"call_number_sort": row.CallNumberSort, "match_key": row.MatchKey, "title_fold": row.TitleFold,
+			"call_number_sort": row.CallNumberSort, "match_key": row.MatchKey,
 			"updated_at": gorm.Expr("now()")})
 	if res.Error != nil {
 		return nil, fmt.Errorf("update bib %s: %w", id, res.Error)

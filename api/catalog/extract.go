@@ -38,7 +38,6 @@ type Fields struct {
 	CallNumber     string   `json:"call_number"`
 	CallNumberSort string   `json:"-"`
 	MatchKey       string   `json:"-"`
-	TitleFold      string   `json:"-"`
 }
 
 // abbrevEnd matches a final period that belongs to an initial or abbreviation.
@@ -159,7 +158,6 @@ func Extract(r *marc.Record) Fields {
 	if f.TitleSort == "" {
 		f.TitleSort = Fold(f.Title)
 	}
-	f.TitleFold = Fold(f.Title)
 	for _, a := range r.Get("100", "110", "111", "700", "710", "711") {
 		f.Authors = appendUnique(f.Authors, nameHeading(a))
 	}

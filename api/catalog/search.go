@@ -40,7 +40,8 @@ type SearchResult struct {
 	Results    []Hit                   `json:"results"`
 	Facets     map[string][]FacetValue `json:"facets"`
 	NextCursor *string                 `json:"next_cursor"`
-	Fuzzy      bool                    `json:"fuzzy"` // no exact match: these are typo-tolerant title matches
+	Fuzzy      bool                    `json:"fuzzy"`                  // nothing matched as typed: these results are for DidYouMean
+	DidYouMean string                  `json:"did_you_mean,omitempty"` // the query with its unknown words corrected
 }
 
 // Hit is one search result.
@@ -242,8 +243,7 @@ type cursor struct {
 
 // Search runs a keyword search with filters, facets, sorting and keyset paging.
 func (s *Service) Search(ctx context.Context, req SearchRequest) (*SearchResult, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
+	if _, err := tenants.DB(ctx); err != nil {
 		return nil, err
 	}
 	tree, err := ParseQuery(req.Q)
@@ -272,24 +272,66 @@ func (s *Service) Search(ctx context.Context, req SearchRequest) (*SearchResult,
 	if err != nil {
 		return nil, err
 	}
-	// Nothing matched: retry as a typo-tolerant title search ("harry poter").
+	// Nothing matched: correct unknown words against the catalogue's own
+	// words ("harry poter" -> "harry potter") and search again.
 	if res.Total == 0 && req.Cursor == "" && tree != nil && len(c.positive) > 0 {
-		words := strings.Join(tokens(req.Q), " ")
-		fwhere, fa := "? <% title_fold", []any{Fold(words)}
-		if fsql != "" {
-			fwhere, fa = fwhere+" AND "+fsql, append(fa, fargs...)
-		}
-		fuzzy, err := s.searchWhere(ctx, SearchRequest{Facets: req.Facets, Limit: req.Limit, Sort: "similarity"}, fwhere, fa, []string{Fold(words)})
+		corrected, changed, err := s.correct(ctx, req.Q)
 		if err != nil {
 			return nil, err
 		}
-		if fuzzy.Total > 0 {
-			fuzzy.Fuzzy = true
-			return fuzzy, nil
+		if changed {
+			again := req
+			again.Q = corrected
+			res2, err := s.Search(ctx, again)
+			if err != nil {
+				return nil, err
+			}
+			if res2.Total > 0 {
+				res2.Fuzzy, res2.DidYouMean = true, corrected
+				return res2, nil
+			}
 		}
 	}
-	_ = db
 	return res, nil
+}
+
+// correct replaces each word of q that no record of the catalogue contains
+// by the most similar word that one does (trigram similarity over the
+// search_words dictionary). changed reports whether anything was replaced.
+func (s *Service) correct(ctx context.Context, q string) (string, bool, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	var words []string
+	for _, t := range tokens(q) {
+		if f := Fold(t); len([]rune(f)) >= 3 && !strings.ContainsAny(f, "0123456789") {
+			words = append(words, f)
+		}
+	}
+	if len(words) == 0 {
+		return q, false, nil
+	}
+	var known []string
+	if err := db.Raw(`SELECT word FROM search_words WHERE word = ANY(?::text[])`, tenants.Strings(words)).Scan(&known).Error; err != nil {
+		return "", false, fmt.Errorf("spelling: %w", err)
+	}
+	changed := false
+	for _, t := range tokens(q) {
+		f := Fold(t)
+		if slices.Contains(known, f) || !slices.Contains(words, f) {
+			continue
+		}
+		var best []string
+		if err := db.Raw(`SELECT word FROM search_words WHERE word % ? ORDER BY similarity(word, ?) DESC, word LIMIT 1`, f, f).
+			Scan(&best).Error; err != nil {
+			return "", false, fmt.Errorf("spelling: %w", err)
+		}
+		if len(best) == 1 {
+			q, changed = strings.Replace(q, t, best[0], 1), true
+		}
+	}
+	return q, changed, nil
 }
 
 func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where string, args []any, positive []string) (*SearchResult, error) {
@@ -312,8 +354,6 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 		all := "(" + strings.Join(positive, " | ") + ")"
 		rankExpr = `ts_rank_cd(search, to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?))`
 		rankArgs = []any{all, all}
-	case "similarity":
-		rankExpr, rankArgs = "word_similarity(?, title_fold)", []any{positive[0]}
 	case "title", "author", "date", "date_asc":
 	default:
 		return nil, errs.E(errs.BadRequest, "bad_sort", "sort must be relevance, title, author, date or date_asc")
