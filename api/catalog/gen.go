@@ -33,7 +33,8 @@ type GenOptions struct {
 	// vocabularies (about a third of the draws come from the real records).
 	// Empty: only the built-in word lists of this file are used.
 	MarcPath string
-	// BatchSize is the number of bibs per multi-row INSERT (default 1000).
+	// BatchSize is the number of bibs built and inserted at a time (default
+	// 1000; one multi-row INSERT up to 2,000 bibs).
 	BatchSize int
 	// NoItems generates bibs without items.
 	NoItems bool
@@ -131,7 +132,8 @@ func Generate(ctx context.Context, n int, seed int64, opt GenOptions) error {
 		if b.err != nil {
 			return fmt.Errorf("generate: %w", b.err)
 		}
-		if err := db.CreateInBatches(b.bibs, len(b.bibs)).Error; err != nil {
+		// 26 columns a bib: 2,000 rows a statement stay under the 65,535 parameters of one.
+		if err := db.CreateInBatches(b.bibs, 2000).Error; err != nil {
 			return fmt.Errorf("generate: insert bibs: %w", err)
 		}
 		// 16 columns an item: 4,000 rows stay under the 65,535 parameters of a statement.
@@ -157,7 +159,6 @@ type generator struct {
 
 	noun, adj, proper, author, subject, subdiv, place, publisher, series *rand.Zipf
 
-	seed        uint64
 	authors     []string // the author population, most prolific first; filled as drawn
 	real        *realVocab
 	branches    []uuid.UUID
@@ -181,7 +182,6 @@ func newGenerator(seed int64, vocab *realVocab) *generator {
 		publisher: z(1.1, 2, len(genPublishers)),
 		series:    z(1.05, 2, len(genSeries)),
 	}
-	g.seed = uint64(seed)
 	g.authors = make([]string, genAuthorCount)
 	return g
 }
@@ -386,16 +386,17 @@ func (g *generator) author1() string {
 	}
 	i := g.author.Uint64()
 	if g.authors[i] == "" {
-		g.authors[i] = genAuthorName(g.seed, i)
+		g.authors[i] = genAuthorName(i)
 	}
 	return g.authors[i]
 }
 
-// genAuthorName is author number i of the population of a seed: the same
-// whatever order authors are drawn in. Surnames and forenames follow
-// Zipf-like weights (Smith, Johnson, ...; John, Mary, ...).
-func genAuthorName(seed, i uint64) string {
-	r := rand.New(rand.NewPCG(seed, i))
+// genAuthorName is author number i of the one author population all seeds
+// share, so that prolific authors stay prolific when a catalogue is
+// generated in several calls (chunks with different seeds). Surnames and
+// forenames follow Zipf-like weights (Smith, Johnson, ...; John, Mary, ...).
+func genAuthorName(i uint64) string {
+	r := rand.New(rand.NewPCG(0x5eed, i))
 	name := genSurnames[cumPick(genSurnameCum, r.Float64())] + ", " + genForenames[cumPick(genForenameCum, r.Float64())]
 	if r.IntN(3) == 0 {
 		name += " " + string(rune('A'+r.IntN(26))) + "."

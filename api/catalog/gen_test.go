@@ -176,6 +176,28 @@ func TestGeneratorIsDeterministic(t *testing.T) {
 	if same > 10 {
 		t.Errorf("%d of 50 titles equal with another seed", same)
 	}
+
+	// Seeds share one author population: a catalogue generated in chunks
+	// (one seed each) keeps its prolific authors.
+	x, _ := genSample(t, 1000, 1, nil)
+	y, _ := genSample(t, 1000, 2, nil)
+	inX := map[string]bool{}
+	for _, r := range x {
+		for _, a := range r.Authors {
+			inX[a] = true
+		}
+	}
+	shared := map[string]bool{}
+	for _, r := range y {
+		for _, a := range r.Authors {
+			if inX[a] {
+				shared[a] = true
+			}
+		}
+	}
+	if len(shared) < 120 {
+		t.Errorf("only %d authors shared by two seeds' records", len(shared))
+	}
 }
 
 func TestGeneratorDistributions(t *testing.T) {
