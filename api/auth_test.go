@@ -166,3 +166,38 @@ func TestMe_ListsPermissions(t *testing.T) {
 		t.Fatalf("circulation clerk permissions: %s", perms)
 	}
 }
+
+func TestTenantSettings(t *testing.T) {
+	s := newServer(t, api.Config{})
+	lib := signup(t, s, "settings", "library")
+	_, desk := addStaff(t, s, lib, "desk@settings.example.org", tenants.RoleCirculation, lib.MainID)
+	g := call(t, s, "GET", "/api/v1/tenant", desk, nil)
+	want(t, g, 200)
+	if g.Body["slug"] != lib.Slug || g.Body["timezone"] != "America/Chicago" {
+		t.Fatalf("tenant: %s", g.Raw)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/tenant", desk, map[string]any{"name": "x"}), 403)
+	cases := []struct {
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{map[string]any{"timezone": "Mars/Base"}, 422, "invalid_timezone"},
+		{map[string]any{"country": "ZZ"}, 422, "invalid_country"},
+		{map[string]any{"name": " "}, 422, "invalid_name"},
+		{map[string]any{"slug": "new"}, 400, "unknown_field"},
+	}
+	for _, c := range cases {
+		want(t, call(t, s, "PATCH", "/api/v1/tenant", lib.Token, c.body), c.status, c.code)
+	}
+	r := call(t, s, "PATCH", "/api/v1/tenant", lib.Token, map[string]any{"name": "Springfield Libraries", "timezone": "Europe/Paris", "country": "fr"})
+	want(t, r, 200)
+	if r.Body["name"] != "Springfield Libraries" || r.Body["timezone"] != "Europe/Paris" || r.Body["country"] != "FR" {
+		t.Fatalf("updated tenant: %s", r.Raw)
+	}
+	// Branches without their own zone follow the library's.
+	b := call(t, s, "GET", "/api/v1/branches/"+lib.MainID, lib.Token, nil)
+	if b.Body["effective_timezone"] != "Europe/Paris" {
+		t.Fatalf("branch zone after the library's changed: %s", b.Raw)
+	}
+}

@@ -69,6 +69,9 @@ func isolationTable() []isolationCase {
 		{Method: "POST", Path: "/api/v1/auth/login", NotScoped: "B's credentials are tested in TestLogin_TokenOfOneTenantIsUselessForAnother"},
 		{Method: "POST", Path: "/api/v1/auth/logout", NotScoped: "acts on the caller's own session"},
 		{Method: "GET", Path: "/api/v1/me"}, // list-style: body must not mention B
+		{Method: "GET", Path: "/api/v1/tenant"},
+		// Only ever A's own row: the body names no tenant id, and B's snapshot must not change.
+		{Method: "PATCH", Path: "/api/v1/tenant", Body: func(*fixture) any { return map[string]any{"name": "A renamed"} }},
 
 		{Method: "GET", Path: "/api/v1/branches"},
 		{Method: "GET", Path: "/api/v1/branches", URL: func(f *fixture) string { return "/api/v1/branches?parent_id=" + f.B.RootID }},

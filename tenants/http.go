@@ -15,6 +15,8 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/auth/login", Public: true, Summary: "Log in", Handler: s.handleLogin},
 		{Method: "POST", Path: "/api/v1/auth/logout", Perm: p(PermAuthenticated), Summary: "Log out", Handler: s.handleLogout},
 		{Method: "GET", Path: "/api/v1/me", Perm: p(PermAuthenticated), Summary: "Who am I", Handler: s.handleMe},
+		{Method: "GET", Path: "/api/v1/tenant", Perm: p(PermAuthenticated), Summary: "Get the library's settings", Handler: s.handleGetTenant},
+		{Method: "PATCH", Path: "/api/v1/tenant", Perm: p(PermTenantManage), Summary: "Change the library's name, time zone or country", Handler: s.handleUpdateTenant},
 
 		{Method: "GET", Path: "/api/v1/branches", Perm: p(PermBranchesRead), Summary: "List org units", Handler: s.handleListBranches},
 		{Method: "POST", Path: "/api/v1/branches", Perm: p(PermBranchesManage), Summary: "Create an org unit", Handler: s.handleCreateBranch},
@@ -240,4 +242,24 @@ func (s *Service) handleRevokeAPIKey(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Service) handleGetTenant(c *fiber.Ctx) error {
+	t, err := s.GetTenant(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
+}
+
+func (s *Service) handleUpdateTenant(c *fiber.Ctx) error {
+	var in TenantInput
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	t, err := s.UpdateTenant(c.UserContext(), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(t)
 }
