@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -369,38 +371,75 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 		}
 	}
 	cols := `id, title, authors, pub_year, isbns, format, call_number`
-	var q string
-	var qargs []any
+	var hits []Hit
+	var facetRows []facetRow
 	if rankExpr != "" {
 		// Relevance ranks the first searchCap matches (in index order), as
 		// Evergreen caps its searches: ranking every record of a query that
-		// matches a third of a million-record catalogue takes seconds.
-		q = `WITH c AS MATERIALIZED (SELECT ` + cols + `, ` + rankExpr + ` AS rank FROM bibs WHERE ` + where + ` LIMIT ?)
-SELECT * FROM c`
-		qargs = append(append(append([]any{}, rankArgs...), args...), s.searchCap())
+		// matches a third of a million-record catalogue takes seconds. One
+		// statement reads that candidate set once for the page, the total
+		// and the facets.
+		q := `WITH c AS MATERIALIZED (SELECT ` + cols + `, language, subjects, ` + rankExpr + ` AS rank
+    FROM bibs WHERE ` + where + ` LIMIT ?),
+m AS (SELECT * FROM c),
+page AS (SELECT ` + cols + `, rank FROM (SELECT * FROM c LIMIT ?) ranked`
+		// c holds one match more than the cap, to tell whether the total is exact.
+		qargs := append(append(append([]any{}, rankArgs...), args...), s.searchCap()+1, s.searchCap())
 		if req.Cursor != "" {
 			q += ` WHERE (rank < ?::real OR (rank = ?::real AND id > ?))`
 			qargs = append(qargs, cur.Rank, cur.Rank, cur.ID)
 		}
-		q += ` ORDER BY rank DESC, id LIMIT ?`
+		q += ` ORDER BY rank DESC, id LIMIT ?)
+SELECT 'page' AS facet, row_to_json(page)::text AS value, '' AS label, 0::bigint AS count FROM page
+UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
+		qargs = append(qargs, req.Limit+1)
+		if err := db.Raw(q, qargs...).Scan(&facetRows).Error; err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+		for _, r := range facetRows {
+			if r.Facet != "page" {
+				continue
+			}
+			var row struct {
+				ID         uuid.UUID `json:"id"`
+				Title      string    `json:"title"`
+				Authors    []string  `json:"authors"`
+				PubYear    *int      `json:"pub_year"`
+				ISBNs      []string  `json:"isbns"`
+				Format     string    `json:"format"`
+				CallNumber string    `json:"call_number"`
+				Rank       float32   `json:"rank"`
+			}
+			if err := json.Unmarshal([]byte(r.Value), &row); err != nil {
+				return nil, fmt.Errorf("search: page row: %w", err)
+			}
+			hits = append(hits, Hit{ID: row.ID, Title: row.Title, Authors: row.Authors, Year: row.PubYear, ISBNs: row.ISBNs,
+				Format: row.Format, CallNumber: row.CallNumber, Rank: row.Rank})
+		}
+		// UNION ALL keeps no order: restore the page's.
+		slices.SortFunc(hits, func(a, b Hit) int {
+			if a.Rank != b.Rank {
+				return cmp.Compare(b.Rank, a.Rank)
+			}
+			return bytes.Compare(a.ID[:], b.ID[:])
+		})
 	} else {
 		// Other orders walk their index and stop after one page.
-		dir, cmp := "", ">"
+		dir, op := "", ">"
 		if desc {
-			dir, cmp = " DESC", "<"
+			dir, op = " DESC", "<"
 		}
-		q = `SELECT ` + cols + `, ` + keyExpr + ` AS sort_key FROM bibs WHERE ` + where
-		qargs = append([]any{}, args...)
+		q := `SELECT ` + cols + `, ` + keyExpr + ` AS sort_key FROM bibs WHERE ` + where
+		qargs := append([]any{}, args...)
 		if req.Cursor != "" {
-			q += " AND (" + keyExpr + " COLLATE \"C\" " + cmp + " ? OR (" + keyExpr + " = ? AND id > ?))"
+			q += " AND (" + keyExpr + " COLLATE \"C\" " + op + " ? OR (" + keyExpr + " = ? AND id > ?))"
 			qargs = append(qargs, cur.Key, cur.Key, cur.ID)
 		}
 		q += " ORDER BY " + keyExpr + " COLLATE \"C\"" + dir + ", id LIMIT ?"
-	}
-	qargs = append(qargs, req.Limit+1)
-	var hits []Hit
-	if err := db.Raw(q, qargs...).Scan(&hits).Error; err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		qargs = append(qargs, req.Limit+1)
+		if err := db.Raw(q, qargs...).Scan(&hits).Error; err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
 	}
 	res := &SearchResult{Results: hits, Facets: map[string][]FacetValue{}}
 	if len(hits) > req.Limit {
@@ -416,7 +455,11 @@ SELECT * FROM c`
 	if err := s.fillAvailability(ctx, res.Results); err != nil {
 		return nil, err
 	}
-	if err := s.facets(ctx, res, req.Facets, where, args); err != nil {
+	if rankExpr != "" {
+		if err := s.collectFacets(ctx, res, req.Facets, facetRows, where, args); err != nil {
+			return nil, err
+		}
+	} else if err := s.facets(ctx, res, req.Facets, where, args); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -433,38 +476,55 @@ var facetSQL = map[string]string{
 	"availability": `(SELECT 'availability', 'available', '', count(DISTINCT i.bib_id) FROM items i JOIN m ON m.id = i.bib_id WHERE i.status = 'available')`,
 }
 
-func (s *Service) facets(ctx context.Context, res *SearchResult, names []string, where string, args []any) error {
-	db, _ := tenants.DB(ctx)
-	// Facets count the first searchCap+1 matches: exact for every result
-	// set up to the cap, a sample beyond it (TotalExact false).
-	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + ` LIMIT ` + strconv.Itoa(s.searchCap()+1) + `)
-SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m`
+// facetRow is one row of a facet query: a facet value with its count, the
+// total ("total"), or a result row as JSON ("page").
+type facetRow struct {
+	Facet, Value, Label string
+	Count               int64
+}
+
+// facetUnions counts the requested facets over the matched set m.
+func facetUnions(names []string) string {
+	var q string
 	for _, n := range names {
 		q += "\nUNION ALL " + facetSQL[n]
 	}
-	var rows []struct {
-		Facet, Value, Label string
-		Count               int64
-	}
+	return q
+}
+
+// facets counts the facets and the total over the first searchCap+1
+// matches: exact for every result set up to the cap, a sample beyond it.
+func (s *Service) facets(ctx context.Context, res *SearchResult, names []string, where string, args []any) error {
+	db, _ := tenants.DB(ctx)
+	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + ` LIMIT ` + strconv.Itoa(s.searchCap()+1) + `)
+SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m` + facetUnions(names)
+	var rows []facetRow
 	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
 		return fmt.Errorf("search facets: %w", err)
 	}
+	return s.collectFacets(ctx, res, names, rows, where, args)
+}
+
+// collectFacets fills res from facet rows; beyond the cap the total becomes
+// the planner's estimate: cheap, and what a person needs ("about 300,000").
+func (s *Service) collectFacets(ctx context.Context, res *SearchResult, names []string, rows []facetRow, where string, args []any) error {
+	db, _ := tenants.DB(ctx)
 	for _, n := range names {
 		res.Facets[n] = []FacetValue{}
 	}
 	for _, r := range rows {
-		if r.Facet == "total" {
+		switch r.Facet {
+		case "page":
+		case "total":
 			res.Total, res.TotalExact = r.Count, r.Count <= int64(s.searchCap())
-			continue
+		default:
+			res.Facets[r.Facet] = append(res.Facets[r.Facet], FacetValue{Value: r.Value, Label: r.Label, Count: r.Count})
 		}
-		res.Facets[r.Facet] = append(res.Facets[r.Facet], FacetValue{Value: r.Value, Label: r.Label, Count: r.Count})
 	}
 	if all, ok := res.Facets["availability"]; ok {
 		res.Facets["availability"] = append(all, FacetValue{Value: "all", Count: res.Total})
 	}
 	if !res.TotalExact {
-		// Beyond the cap the total is the planner's estimate: cheap, and
-		// what a person needs ("about 300,000 results").
 		var plan []struct {
 			Plan struct {
 				Rows float64 `json:"Plan Rows"`
