@@ -30,18 +30,11 @@ func genCatalog(ctx context.Context, cfg config, log *slog.Logger, args []string
 		fmt.Fprintln(os.Stderr, "usage: stacks gen --tenant SLUG --bibs N [--seed S] [--marc PATH] [--no-items]")
 		return errors.New("--tenant and a positive --bibs are required")
 	}
-	svc, err := open(ctx, cfg)
+	svc, t, err := openTenant(ctx, cfg, *slug)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	t, err := svc.pool.TenantBySlug(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return fmt.Errorf("no tenant with slug %q", *slug)
-	}
 	start := time.Now()
 	const chunk = 10000 // one transaction each, so a long run commits as it goes
 	for done := 0; done < *n; done += chunk {

@@ -62,18 +62,11 @@ func importMARC(ctx context.Context, cfg config, log *slog.Logger, args []string
 	if err != nil {
 		return err
 	}
-	svc, err := open(ctx, cfg)
+	svc, t, err := openTenant(ctx, cfg, *slug)
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	t, err := svc.pool.TenantBySlug(ctx, *slug)
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return fmt.Errorf("no tenant with slug %q", *slug)
-	}
 	cat := catalog.NewService(svc.tenants).SetJobs(nil, log)
 	opt := catalog.ImportOptions{Match: catalog.DuplicatePolicy(*match), ItemsFrom: *itemsFrom, Currency: strings.ToUpper(*currency),
 		Lenient: *lenient, Filename: file}

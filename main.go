@@ -223,6 +223,23 @@ func open(ctx context.Context, cfg config) (*services, error) {
 	return &services{pool: pool, rdb: rdb, redis: aopt, tenants: svc, counter: counter}, nil
 }
 
+// openTenant connects and finds the tenant a command-line tool works on.
+func openTenant(ctx context.Context, cfg config, slug string) (*services, *tenants.Tenant, error) {
+	svc, err := open(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := svc.pool.TenantBySlug(ctx, slug)
+	if err == nil && t == nil {
+		err = fmt.Errorf("no tenant with slug %q", slug)
+	}
+	if err != nil {
+		svc.close()
+		return nil, nil, err
+	}
+	return svc, t, nil
+}
+
 func (s *services) close() {
 	s.rdb.Close()
 	s.pool.Close()
