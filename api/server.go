@@ -19,6 +19,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/ratelimit"
@@ -43,6 +46,26 @@ type Deps struct {
 	Counter *ratelimit.Counter
 	Tenants *tenants.Service
 	Catalog *catalog.Service
+	// Patrons, Policy and Circulation are built from Tenants and Catalog
+	// when nil.
+	Patrons     *patrons.Service
+	Policy      *policy.Service
+	Circulation *circulation.Service
+}
+
+// withModules builds the domain services the caller did not supply and
+// connects them: patrons asks circulation for standings and merges.
+func (d Deps) withModules() Deps {
+	if d.Patrons == nil {
+		d.Patrons = patrons.NewService(d.Tenants)
+	}
+	if d.Policy == nil {
+		d.Policy = policy.NewService(d.Tenants)
+	}
+	if d.Circulation == nil {
+		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy)
+	}
+	return d
 }
 
 // Server is the API: the Fiber app and the routes it mounted.
@@ -63,6 +86,7 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 30 * time.Second
 	}
+	d = d.withModules()
 	s := &Server{cfg: cfg, deps: d, metrics: newMetrics(d.Pool), stream: map[string]bool{}}
 	app := fiber.New(fiber.Config{
 		AppName:               "stacks",
@@ -89,6 +113,9 @@ func New(cfg Config, d Deps) *Server {
 	s.App = app
 	routes := append(s.systemRoutes(), d.Tenants.Routes()...)
 	routes = append(routes, d.Catalog.Routes()...)
+	routes = append(routes, d.Patrons.Routes()...)
+	routes = append(routes, d.Policy.Routes()...)
+	routes = append(routes, d.Circulation.Routes()...)
 	s.mount(routes)
 	return s
 }

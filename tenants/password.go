@@ -68,3 +68,10 @@ func verifyPassword(pw, hash string) bool {
 	ok, err := argon2id.ComparePasswordAndHash(pw, hash)
 	return err == nil && ok
 }
+
+// HashSecret hashes a secret that is not a staff password (a patron's PIN)
+// with the service's parameters.
+func (s *Service) HashSecret(secret string) (string, error) { return hashPassword(secret, s.opt.Hash) }
+
+// VerifySecret reports whether secret matches a hash made by HashSecret.
+func VerifySecret(secret, hash string) bool { return verifyPassword(secret, hash) }

@@ -1,0 +1,20 @@
+package policy
+
+import (
+	"time"
+
+	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Service is the rule matrix and calendar module.
+type Service struct {
+	tenants *tenants.Service
+	now     func() time.Time
+}
+
+// NewService builds the policy service.
+func NewService(t *tenants.Service) *Service { return &Service{tenants: t, now: time.Now} }
+
+// Routes declares the rule and calendar endpoints.
+func (s *Service) Routes() []httpx.Route { return nil }

@@ -1,0 +1,6 @@
+package patrons
+
+import "github.com/stacks-ils/stacks/api/httpx"
+
+// Routes declares the patrons module's endpoints.
+func (s *Service) Routes() []httpx.Route { return nil }

@@ -1,0 +1,272 @@
+// Package patrons is the library's borrowers: categories, patron accounts,
+// blocks (manual and live automatic ones), OPAC self-registration and the
+// merging of duplicate records. Loans, holds and fines belong to
+// circulation; this package reaches them only through the Standing and
+// Merger interfaces that circulation implements.
+package patrons
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Patron statuses.
+const (
+	StatusActive   = "active"
+	StatusPending  = "pending" // self-registered, waiting for staff approval or email verification
+	StatusInactive = "inactive"
+	StatusMerged   = "merged" // a duplicate folded into MergedInto
+)
+
+// Patron is one borrower account.
+type Patron struct {
+	TenantID        uuid.UUID       `json:"-" gorm:"primaryKey"`
+	ID              uuid.UUID       `json:"id" gorm:"primaryKey"`
+	CardNumber      string          `json:"card_number"`
+	FirstName       string          `json:"first_name"`
+	LastName        string          `json:"last_name"`
+	NameKey         string          `json:"-"`
+	Email           string          `json:"email"`
+	Phone           string          `json:"phone"`
+	Address         tenants.Address `json:"address"`
+	HomeBranchID    uuid.UUID       `json:"home_branch_id"`
+	Category        string          `json:"category"`
+	BirthDate       *string         `json:"birth_date" gorm:"type:date"`
+	ExpiresOn       string          `json:"expires_on" gorm:"type:date"`
+	Status          string          `json:"status"`
+	Notes           string          `json:"notes"`
+	NoticeChannel   string          `json:"notice_channel"`
+	HistoryPrivacy  string          `json:"history_privacy"`
+	HistoryDays     *int            `json:"history_days"`
+	GuarantorID     *uuid.UUID      `json:"guarantor_id"`
+	PinHash         *string         `json:"-"`
+	HasPin          bool            `json:"has_pin" gorm:"-"`
+	EmailVerifiedAt *time.Time      `json:"email_verified_at"`
+	VerifyTokenHash []byte          `json:"-"`
+	MergedInto      *uuid.UUID      `json:"merged_into,omitempty"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+}
+
+// fill normalises what the database returns for the JSON view.
+func (p *Patron) fill() *Patron {
+	p.ExpiresOn = dateOnly(p.ExpiresOn)
+	if p.BirthDate != nil {
+		d := dateOnly(*p.BirthDate)
+		p.BirthDate = &d
+	}
+	p.HasPin = p.PinHash != nil && *p.PinHash != ""
+	return p
+}
+
+func dateOnly(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}
+
+// Category is a patron category with its defaults and block thresholds
+// (null means no limit).
+type Category struct {
+	TenantID        uuid.UUID `json:"-" gorm:"primaryKey"`
+	Code            string    `json:"code" gorm:"primaryKey"`
+	Name            string    `json:"name"`
+	EnrolmentMonths *int      `json:"enrolment_months"`
+	MinAge          *int      `json:"min_age"`
+	MaxAge          *int      `json:"max_age"`
+	MaxLoans        *int      `json:"max_loans"`
+	MaxHolds        *int      `json:"max_holds"`
+	FineThreshold   *int64    `json:"fine_threshold"` // minor units of the tenant's currency
+	MaxOverdue      *int      `json:"max_overdue"`
+	MaxLost         *int      `json:"max_lost"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// TableName maps Category to its table.
+func (Category) TableName() string { return "patron_categories" }
+
+// ManualBlock is a block staff placed on an account.
+type ManualBlock struct {
+	TenantID  uuid.UUID  `json:"-" gorm:"primaryKey"`
+	ID        uuid.UUID  `json:"id" gorm:"primaryKey"`
+	PatronID  uuid.UUID  `json:"patron_id"`
+	Reason    string     `json:"reason"`
+	EndsOn    *string    `json:"ends_on" gorm:"type:date"`
+	CreatedBy *uuid.UUID `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	LiftedAt  *time.Time `json:"lifted_at"`
+	LiftedBy  *uuid.UUID `json:"lifted_by"`
+}
+
+// TableName maps ManualBlock to its table.
+func (ManualBlock) TableName() string { return "patron_blocks" }
+
+// Block is one reason the patron may not borrow now. Codes: manual,
+// expired, pending, inactive, fines, overdue, lost.
+type Block struct {
+	Code    string     `json:"code"`
+	Message string     `json:"message"`
+	BlockID *uuid.UUID `json:"block_id,omitempty"` // manual blocks
+	EndsOn  *string    `json:"ends_on,omitempty"`
+}
+
+// AccountStanding is what circulation knows about a patron that decides
+// automatic blocks.
+type AccountStanding struct {
+	Balance        int64 // owed, minor units (negative: in credit)
+	Currency       string
+	Loans          int // open loans
+	Overdue        int // active loans past due
+	Lost           int // loans marked lost and not yet resolved
+	ClaimsReturned int
+	Holds          int // open holds
+}
+
+// Standing is implemented by circulation.
+type Standing interface {
+	Standing(ctx context.Context, patronID uuid.UUID) (AccountStanding, error)
+}
+
+// Merger moves everything circulation holds for one patron to another;
+// implemented by circulation.
+type Merger interface {
+	MovePatron(ctx context.Context, from, to uuid.UUID) error
+}
+
+// Service is the patrons module.
+type Service struct {
+	tenants  *tenants.Service
+	pool     *tenants.Pool
+	standing Standing
+	merger   Merger
+	now      func() time.Time
+}
+
+// NewService builds the patrons service.
+func NewService(t *tenants.Service) *Service {
+	return &Service{tenants: t, pool: t.Pool(), now: time.Now}
+}
+
+// SetCirculation connects the circulation views patrons need.
+func (s *Service) SetCirculation(st Standing, m Merger) *Service {
+	s.standing, s.merger = st, m
+	return s
+}
+
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) *Service {
+	s.now = now
+	return s
+}
+
+// Get loads a patron by id.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Patron, error) {
+	p, err := tenants.Find[Patron](ctx, "no patron with this id", "id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	return p.fill(), nil
+}
+
+// Lock loads a patron by id and locks the row until the transaction ends:
+// circulation serialises each patron's limit checks on this lock.
+func (s *Service) Lock(ctx context.Context, id uuid.UUID) (*Patron, error) {
+	return s.lockWhere(ctx, "id = ?", id)
+}
+
+// LockByCard is Lock by card number.
+func (s *Service) LockByCard(ctx context.Context, card string) (*Patron, error) {
+	return s.lockWhere(ctx, "card_number = ?", card)
+}
+
+func (s *Service) lockWhere(ctx context.Context, where string, arg any) (*Patron, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var p Patron
+	r := db.Raw("SELECT * FROM patrons WHERE "+where+" FOR UPDATE", arg).Scan(&p)
+	if r.Error != nil {
+		return nil, fmt.Errorf("lock patron: %w", r.Error)
+	}
+	if r.RowsAffected == 0 {
+		return nil, errs.E(errs.NotFound, "patron_not_found", "no patron with this card number or id")
+	}
+	return p.fill(), nil
+}
+
+// GetCategory loads a category by code.
+func (s *Service) GetCategory(ctx context.Context, code string) (*Category, error) {
+	return tenants.Find[Category](ctx, "no patron category with this code", "code = ?", code)
+}
+
+// Blocks evaluates every reason p may not borrow at now: manual blocks in
+// force, an expired or not yet active card, and the category's thresholds
+// against st. An empty list means the patron may borrow.
+func (s *Service) Blocks(ctx context.Context, p *Patron, cat *Category, st AccountStanding, now time.Time, loc *time.Location) ([]Block, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var blocks []Block
+	switch p.Status {
+	case StatusPending:
+		blocks = append(blocks, Block{Code: "pending", Message: "the registration has not been approved yet"})
+	case StatusInactive:
+		blocks = append(blocks, Block{Code: "inactive", Message: "the account is inactive"})
+	case StatusMerged:
+		blocks = append(blocks, Block{Code: "merged", Message: "this record was merged into another patron record; use that one"})
+	}
+	today := now.In(loc).Format(time.DateOnly)
+	if p.ExpiresOn < today {
+		blocks = append(blocks, Block{Code: "expired", Message: "the library card expired on " + p.ExpiresOn})
+	}
+	var manual []ManualBlock
+	if err := db.Where("patron_id = ? AND lifted_at IS NULL AND (ends_on IS NULL OR ends_on >= ?)", p.ID, today).
+		Order("created_at").Find(&manual).Error; err != nil {
+		return nil, fmt.Errorf("load blocks: %w", err)
+	}
+	for _, m := range manual {
+		b := Block{Code: "manual", Message: m.Reason, BlockID: &m.ID}
+		if m.EndsOn != nil {
+			d := dateOnly(*m.EndsOn)
+			b.EndsOn = &d
+			b.Message += " (until " + d + ")"
+		}
+		blocks = append(blocks, b)
+	}
+	if cat != nil {
+		if cat.FineThreshold != nil && st.Balance > 0 && st.Balance >= *cat.FineThreshold {
+			blocks = append(blocks, Block{Code: "fines", Message: fmt.Sprintf(
+				"owes %s, at or over the limit of %s", FormatMoney(st.Balance, st.Currency), FormatMoney(*cat.FineThreshold, st.Currency))})
+		}
+		if cat.MaxOverdue != nil && st.Overdue >= *cat.MaxOverdue && st.Overdue > 0 {
+			blocks = append(blocks, Block{Code: "overdue", Message: fmt.Sprintf(
+				"has %d overdue items; the limit is %d", st.Overdue, *cat.MaxOverdue)})
+		}
+		if cat.MaxLost != nil && st.Lost >= *cat.MaxLost && st.Lost > 0 {
+			blocks = append(blocks, Block{Code: "lost", Message: fmt.Sprintf(
+				"has %d lost items; the limit is %d", st.Lost, *cat.MaxLost)})
+		}
+	}
+	return blocks, nil
+}
+
+// FormatMoney renders minor units for people: "12.50 USD". Currencies
+// without minor units are rare in libraries' fines; two decimals is right
+// for all the common ones.
+func FormatMoney(amount int64, currency string) string {
+	sign := ""
+	if amount < 0 {
+		sign, amount = "-", -amount
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, amount/100, amount%100, currency)
+}
