@@ -33,19 +33,25 @@ func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 type Permission string
 
 const (
-	PermBranchesRead      Permission = "branches.read"
-	PermBranchesManage    Permission = "branches.manage"
-	PermStaffRead         Permission = "staff.read"
-	PermStaffManage       Permission = "staff.manage"
-	PermAPIKeysManage     Permission = "apikeys.manage"
-	PermTenantManage      Permission = "tenant.manage"
-	PermBillingManage     Permission = "billing.manage"
-	PermCatalogRead       Permission = "catalog.read"
-	PermCatalogWrite      Permission = "catalog.write"
-	PermPatronsRead       Permission = "patrons.read"
-	PermPatronsWrite      Permission = "patrons.write"
-	PermCirculate         Permission = "circulation.circulate"
-	PermCirculationRules  Permission = "circulation.rules"
+	PermBranchesRead     Permission = "branches.read"
+	PermBranchesManage   Permission = "branches.manage"
+	PermStaffRead        Permission = "staff.read"
+	PermStaffManage      Permission = "staff.manage"
+	PermAPIKeysManage    Permission = "apikeys.manage"
+	PermTenantManage     Permission = "tenant.manage"
+	PermBillingManage    Permission = "billing.manage"
+	PermCatalogRead      Permission = "catalog.read"
+	PermCatalogWrite     Permission = "catalog.write"
+	PermPatronsRead      Permission = "patrons.read"
+	PermPatronsWrite     Permission = "patrons.write"
+	PermCirculate        Permission = "circulation.circulate"
+	PermCirculationRules Permission = "circulation.rules"
+	// PermCircOverride forces a checkout, renewal or hold past a refusal
+	// that allows it, with a reason that goes to the audit log.
+	PermCircOverride Permission = "circulation.override"
+	// PermCircBackdate records circulation at a past time (offline
+	// uploads, book drops).
+	PermCircBackdate      Permission = "circulation.backdate"
 	PermAcquisitionsRead  Permission = "acquisitions.read"
 	PermAcquisitionsWrite Permission = "acquisitions.write"
 	PermSerialsWrite      Permission = "serials.write"
@@ -62,11 +68,11 @@ var readAll = []Permission{PermAuthenticated, PermBranchesRead, PermCatalogRead,
 var rolePerms = map[Role][]Permission{
 	RoleOwner: {PermTenantManage, PermBillingManage, PermStaffRead, PermStaffManage, PermAPIKeysManage,
 		PermBranchesManage, PermCatalogWrite, PermPatronsRead, PermPatronsWrite, PermCirculate, PermCirculationRules,
-		PermAcquisitionsWrite, PermSerialsWrite, PermPatronData, PermILLManage},
+		PermCircOverride, PermCircBackdate, PermAcquisitionsWrite, PermSerialsWrite, PermPatronData, PermILLManage},
 	RoleAdmin: {PermStaffRead, PermStaffManage, PermAPIKeysManage, PermBranchesManage, PermCatalogWrite,
-		PermPatronsRead, PermPatronsWrite, PermCirculate, PermCirculationRules, PermAcquisitionsWrite,
+		PermPatronsRead, PermPatronsWrite, PermCirculate, PermCirculationRules, PermCircOverride, PermCircBackdate, PermAcquisitionsWrite,
 		PermSerialsWrite, PermPatronData, PermILLManage},
-	RoleLibrarian:    {PermCatalogWrite, PermPatronsRead, PermPatronsWrite, PermCirculate, PermSerialsWrite, PermPatronData, PermILLManage},
+	RoleLibrarian:    {PermCatalogWrite, PermPatronsRead, PermPatronsWrite, PermCirculate, PermCircOverride, PermSerialsWrite, PermPatronData, PermILLManage},
 	RoleCirculation:  {PermPatronsRead, PermPatronsWrite, PermCirculate},
 	RoleCataloger:    {PermCatalogWrite, PermSerialsWrite},
 	RoleAcquisitions: {PermAcquisitionsWrite, PermSerialsWrite},

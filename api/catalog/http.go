@@ -229,28 +229,16 @@ func (s *Service) handleUpdateItem(c *fiber.Ctx) error {
 	return c.JSON(it)
 }
 
-func queryUUID(c *fiber.Ctx, name string) (*uuid.UUID, error) {
-	v := c.Query(name)
-	if v == "" {
-		return nil, nil
-	}
-	id, err := uuid.Parse(v)
-	if err != nil {
-		return nil, httpx.BadQuery(name, name+" must be an id")
-	}
-	return &id, nil
-}
-
 func (s *Service) handleListItems(c *fiber.Ctx) error {
 	page, err := httpx.ParsePage(c)
 	if err != nil {
 		return err
 	}
 	f := ItemFilter{Barcode: strings.TrimSpace(c.Query("barcode")), Status: c.Query("status"), After: page.After, Limit: page.Limit}
-	if f.BibID, err = queryUUID(c, "bib_id"); err != nil {
+	if f.BibID, err = httpx.QueryUUID(c, "bib_id"); err != nil {
 		return err
 	}
-	if f.BranchID, err = queryUUID(c, "branch_id"); err != nil {
+	if f.BranchID, err = httpx.QueryUUID(c, "branch_id"); err != nil {
 		return err
 	}
 	rows, err := s.ListItems(c.UserContext(), f)

@@ -290,6 +290,11 @@ func (s *Service) UpdateItem(ctx context.Context, id uuid.UUID, in ItemInput) (*
 	if err := s.checkBranch(ctx, it.BranchID, "branch_id"); err != nil {
 		return nil, err
 	}
+	if in.Status != nil && *in.Status != it.Status {
+		if err := checkStatusChange(it.Status, *in.Status); err != nil {
+			return nil, err
+		}
+	}
 	if err := in.apply(it, ""); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
-	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -34,5 +33,8 @@ func NewService(t *tenants.Service, cat *catalog.Service, p *patrons.Service, po
 	return s
 }
 
-// Routes declares the circulation endpoints.
-func (s *Service) Routes() []httpx.Route { return nil }
+// SetClock replaces the clock (tests).
+func (s *Service) SetClock(now func() time.Time) *Service {
+	s.now = now
+	return s
+}

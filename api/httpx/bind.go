@@ -114,3 +114,16 @@ func ParamUUID(c *fiber.Ctx, name, what string) (uuid.UUID, error) {
 	}
 	return id, nil
 }
+
+// QueryUUID reads an optional query parameter that must be an id.
+func QueryUUID(c *fiber.Ctx, name string) (*uuid.UUID, error) {
+	v := c.Query(name)
+	if v == "" {
+		return nil, nil
+	}
+	id, err := uuid.Parse(v)
+	if err != nil {
+		return nil, BadQuery(name, name+" must be an id")
+	}
+	return &id, nil
+}

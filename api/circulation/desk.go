@@ -1,0 +1,752 @@
+package circulation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// desk is where and when one circulation action happens.
+type desk struct {
+	branch *tenants.Branch
+	at     time.Time
+	loc    *time.Location
+}
+
+var locations sync.Map // time zone name -> *time.Location
+
+func location(name string) *time.Location {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		l = time.UTC
+	}
+	locations.Store(name, l)
+	return l
+}
+
+// openDesk checks the branch and the caller's right to circulate there, and
+// settles the time of the action: now, or a past time for staff who may
+// backdate (a future time is refused).
+func (s *Service) openDesk(ctx context.Context, branchID uuid.UUID, at *time.Time, field string) (*desk, error) {
+	if branchID == uuid.Nil {
+		return nil, errs.Field("branch_id", "required", "branch_id (where the desk is) is required")
+	}
+	b, err := s.tenants.GetBranch(ctx, branchID)
+	if err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, errs.Field("branch_id", "invalid_branch", "branch_id names no branch of this library")
+		}
+		return nil, err
+	}
+	p := tenants.PrincipalFrom(ctx)
+	if p == nil || !p.CanAt(tenants.PermCirculate, b.Path) {
+		return nil, errs.E(errs.Forbidden, "forbidden_branch", "you may not circulate items at "+b.Name)
+	}
+	now := s.now()
+	d := &desk{branch: b, at: now, loc: location(b.EffectiveTimezone)}
+	if at != nil && !at.IsZero() {
+		if at.After(now.Add(time.Minute)) { // a minute of clock skew between desk and server
+			return nil, errs.Field(field, "future_time", field+" is in the future; only past times can be recorded")
+		}
+		if !p.Has(tenants.PermCircBackdate) {
+			return nil, errs.E(errs.Forbidden, "backdate_not_allowed", "your role may not record circulation at a past time")
+		}
+		d.at = *at
+	}
+	return d, nil
+}
+
+// itemLoanable reports whether the item type lends; types the library has
+// not defined lend (items may carry codes from an imported catalogue).
+func itemLoanable(ctx context.Context, db *gorm.DB, itemType string) (bool, error) {
+	var loanable []bool
+	if err := db.Raw("SELECT loanable FROM item_types WHERE code = ?", itemType).Scan(&loanable).Error; err != nil {
+		return false, fmt.Errorf("item type: %w", err)
+	}
+	return len(loanable) == 0 || loanable[0], nil
+}
+
+// CheckoutInput is the body of POST /circulation/checkout.
+type CheckoutInput struct {
+	PatronCard  string     `json:"patron_card"`
+	PatronID    *uuid.UUID `json:"patron_id"`
+	ItemBarcode string     `json:"item_barcode"`
+	BranchID    uuid.UUID  `json:"branch_id"`
+	At          *time.Time `json:"at"`
+	Override    *Override  `json:"override"`
+}
+
+// CheckoutResult is the response of a checkout.
+type CheckoutResult struct {
+	Loan       *Loan    `json:"loan"`
+	Hold       *Hold    `json:"hold,omitempty"` // the patron's hold this loan fulfilled
+	Overridden []string `json:"overridden,omitempty"`
+}
+
+func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID) (*patrons.Patron, error) {
+	var p *patrons.Patron
+	var err error
+	switch {
+	case id != nil:
+		p, err = s.patrons.Lock(ctx, *id)
+	case card != "":
+		p, err = s.patrons.LockByCard(ctx, card)
+	default:
+		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
+	}
+	if errs.KindOf(err) == errs.NotFound {
+		return nil, errs.E(errs.Invalid, "patron_not_found", "no patron with this card number; check the card or register the patron")
+	}
+	return p, err
+}
+
+// patronRefusals evaluates the patron's blocks and limits for one more loan
+// (forLoan) or hold.
+func (s *Service) patronRefusals(ctx context.Context, p *patrons.Patron, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, patrons.AccountStanding, error) {
+	st, err := s.Standing(ctx, p.ID)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	cat, err := s.patrons.GetCategory(ctx, p.Category)
+	if err != nil && errs.KindOf(err) != errs.NotFound {
+		return nil, nil, st, err
+	}
+	blocks, err := s.patrons.Blocks(ctx, p, cat, st, at, loc)
+	if err != nil {
+		return nil, nil, st, err
+	}
+	return blockRefusals(blocks), cat, st, nil
+}
+
+// countLoans counts the patron's open loans, of one item type when itemType
+// is not nil.
+func countLoans(db *gorm.DB, patronID uuid.UUID, itemType *string) (int, error) {
+	var n int
+	q := "SELECT count(*) FROM loans WHERE patron_id = ? AND status <> 'returned'"
+	args := []any{patronID}
+	if itemType != nil {
+		q += " AND item_type = ?"
+		args = append(args, *itemType)
+	}
+	err := db.Raw(q, args...).Scan(&n).Error
+	return n, err
+}
+
+// Checkout lends an item to a patron.
+func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.ItemBarcode == "" {
+		return nil, errs.Field("item_barcode", "required", "item_barcode is required")
+	}
+	d, err := s.openDesk(ctx, in.BranchID, in.At, "at")
+	if err != nil {
+		return nil, err
+	}
+	// Lock order everywhere: item, then patron, then loan/hold rows.
+	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, uuid.Nil)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.lockPatron(ctx, in.PatronCard, in.PatronID)
+	if err != nil {
+		return nil, err
+	}
+	var refusals []refusal
+	var heldFor *Hold // the hold on the shelf for this item, when it is this patron's
+	switch item.Status {
+	case "available":
+	case "checked_out":
+		var owner []uuid.UUID
+		db.Raw("SELECT patron_id FROM loans WHERE item_id = ? AND status <> 'returned' AND patron_id IS NOT NULL", item.ID).Scan(&owner)
+		if len(owner) == 1 && owner[0] == p.ID {
+			return nil, errs.E(errs.Conflict, "item_already_on_loan_to_patron",
+				"This item is already checked out to this patron. Renew it instead.")
+		}
+		return nil, errs.E(errs.Conflict, "item_not_available",
+			"This item is checked out to someone else. Check it in first.").WithDetails(map[string]any{"item_status": item.Status})
+	case "on_hold_shelf", "in_transit":
+		h, err := s.trappedHold(ctx, item.ID)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case h != nil && h.PatronID == p.ID:
+			heldFor = h
+		case h != nil:
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold_for_other", overridable: true,
+				msg: "This item is set aside for another patron's hold.", details: map[string]any{"hold_id": h.ID}})
+		case item.Status == "in_transit":
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
+				msg: "This item is in transit between branches.", details: map[string]any{"item_status": item.Status}})
+		}
+	default:
+		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
+			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
+	}
+	if heldFor == nil && item.Status == "available" {
+		// An item-level hold of someone else on exactly this copy.
+		var other []uuid.UUID
+		if err := db.Raw(`SELECT id FROM holds WHERE item_id = ? AND status = 'pending' AND patron_id <> ?
+  AND (suspended_until IS NULL OR suspended_until <= ?) LIMIT 1`, item.ID, p.ID, d.at.In(d.loc).Format(time.DateOnly)).
+			Scan(&other).Error; err != nil {
+			return nil, fmt.Errorf("item holds: %w", err)
+		}
+		if len(other) > 0 {
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold_for_other", overridable: true,
+				msg: "Another patron has a hold on this very copy.", details: map[string]any{"hold_id": other[0]}})
+		}
+	}
+	loanable, err := itemLoanable(ctx, db, item.ItemType)
+	if err != nil {
+		return nil, err
+	}
+	if !loanable {
+		refusals = append(refusals, refusal{kind: errs.Invalid, code: "item_not_loanable", overridable: true,
+			msg: "Items of type " + item.ItemType + " are for use in the library only."})
+	}
+	pr, cat, st, err := s.patronRefusals(ctx, p, d.loc, d.at)
+	if err != nil {
+		return nil, err
+	}
+	refusals = append(refusals, pr...)
+	rule, err := s.policy.Resolve(ctx, policy.Subject{BranchID: d.branch.ID, BranchPath: d.branch.Path,
+		PatronCategory: p.Category, ItemType: item.ItemType})
+	if err != nil {
+		return nil, err
+	}
+	if cat != nil && cat.MaxLoans != nil && st.Loans >= *cat.MaxLoans {
+		refusals = append(refusals, refusal{kind: errs.Conflict, code: "loan_limit_reached", overridable: true,
+			msg:     fmt.Sprintf("The patron has %d items out; %s patrons may borrow %d.", st.Loans, cat.Name, *cat.MaxLoans),
+			details: map[string]any{"limit": *cat.MaxLoans, "loans": st.Loans}})
+	}
+	if rule.MaxLoans != nil {
+		n, err := countLoans(db, p.ID, rule.ItemType)
+		if err != nil {
+			return nil, fmt.Errorf("count loans: %w", err)
+		}
+		if n >= *rule.MaxLoans {
+			kind := "items"
+			if rule.ItemType != nil {
+				kind = *rule.ItemType + " items"
+			}
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "loan_limit_reached", overridable: true,
+				msg:     fmt.Sprintf("The patron has %d %s out; the limit is %d.", n, kind, *rule.MaxLoans),
+				details: map[string]any{"limit": *rule.MaxLoans, "loans": n, "rule_id": rule.ID}})
+		}
+	}
+	forced, err := decide(ctx, refusals, in.Override)
+	if err != nil {
+		return nil, err
+	}
+	cal, err := s.policy.Calendar(ctx, d.branch.ID, d.at, d.at)
+	if err != nil {
+		return nil, err
+	}
+	loan := &Loan{ID: tenants.NewID(), ItemID: item.ID, PatronID: &p.ID, PatronCategory: p.Category,
+		ItemType: item.ItemType, BibID: item.BibID, BranchID: d.branch.ID, RuleID: &rule.ID, Status: LoanActive,
+		CheckedOutAt: d.at, DueAt: cal.DueAt(rule, d.at), RenewalsAllowed: rule.Renewals}
+	loan.TenantID, _ = tenants.CurrentTenant(ctx)
+	if p := tenants.PrincipalFrom(ctx); p != nil && p.UserID != uuid.Nil {
+		loan.CreatedBy = &p.UserID
+	}
+	if err := db.Omit("Barcode", "Title").Create(loan).Error; err != nil {
+		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
+			return nil, errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
+		}
+		return nil, fmt.Errorf("insert loan: %w", err)
+	}
+	if err := s.catalog.SetItemState(ctx, item.ID, "checked_out", nil); err != nil {
+		return nil, err
+	}
+	// The loan fills the patron's own hold: the one this copy waited for,
+	// or else their oldest hold on this title or this copy.
+	if heldFor == nil {
+		var hs []Hold
+		if err := db.Raw(`SELECT * FROM holds WHERE patron_id = ? AND status = 'pending' AND (item_id = ? OR (item_id IS NULL AND bib_id = ?))
+  ORDER BY requested_at LIMIT 1 FOR UPDATE`, p.ID, item.ID, item.BibID).Scan(&hs).Error; err != nil {
+			return nil, fmt.Errorf("patron's holds: %w", err)
+		}
+		if len(hs) == 1 {
+			heldFor = &hs[0]
+		}
+	}
+	if heldFor != nil {
+		if err := s.closeHold(ctx, heldFor, HoldFulfilled, "", d.at); err != nil {
+			return nil, err
+		}
+		if item.Status == "in_transit" {
+			if err := s.endTransit(ctx, item.ID, d.at, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	reason := ""
+	if in.Override != nil {
+		reason = in.Override.Reason
+	}
+	details := map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}
+	if err := s.audit(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, Details: details, At: d.at}); err != nil {
+		return nil, err
+	}
+	return &CheckoutResult{Loan: loan.fill(s.now()), Hold: heldFor, Overridden: forced}, nil
+}
+
+// CheckinInput is the body of POST /circulation/checkin.
+type CheckinInput struct {
+	ItemBarcode string     `json:"item_barcode"`
+	ItemID      *uuid.UUID `json:"item_id"`
+	BranchID    uuid.UUID  `json:"branch_id"`
+	ReturnedAt  *time.Time `json:"returned_at"`
+}
+
+// CheckinResult says where the item goes now.
+type CheckinResult struct {
+	Route   string   `json:"route"` // shelf | hold_shelf | transit
+	Loan    *Loan    `json:"loan"`
+	Fine    *Money   `json:"fine"`
+	Credit  *Money   `json:"credit,omitempty"` // a lost charge reversed because the item came back
+	Hold    *Hold    `json:"hold"`
+	Transit *Transit `json:"transit"`
+	Item    struct {
+		ID       uuid.UUID `json:"id"`
+		Barcode  string    `json:"barcode"`
+		Status   string    `json:"status"`
+		BranchID uuid.UUID `json:"branch_id"`
+	} `json:"item"`
+	Messages []string `json:"messages,omitempty"`
+}
+
+// Checkin takes an item back (or just scans it in): closes its loan with
+// any overdue fine, and routes it to the shelf, the hold shelf or a transit.
+func (s *Service) Checkin(ctx context.Context, in CheckinInput) (*CheckinResult, error) {
+	if in.ItemBarcode == "" && in.ItemID == nil {
+		return nil, errs.Field("item_barcode", "required", "item_barcode is required")
+	}
+	d, err := s.openDesk(ctx, in.BranchID, in.ReturnedAt, "returned_at")
+	if err != nil {
+		return nil, err
+	}
+	id := uuid.Nil
+	if in.ItemID != nil {
+		id = *in.ItemID
+	}
+	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.checkin(ctx, d, item)
+}
+
+func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*CheckinResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &CheckinResult{}
+	settings, err := s.GetSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var loans []Loan
+	if err := db.Raw("SELECT * FROM loans WHERE item_id = ? AND status <> 'returned' FOR UPDATE", item.ID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("open loan: %w", err)
+	}
+	if len(loans) == 1 {
+		loan := &loans[0]
+		if d.at.Before(loan.CheckedOutAt) {
+			return nil, errs.Field("returned_at", "before_checkout", "returned_at is before the item was checked out")
+		}
+		if err := s.closeLoan(ctx, d, loan, item, settings, res); err != nil {
+			return nil, err
+		}
+		res.Loan = loan.fill(s.now())
+	}
+	if err := s.route(ctx, d, item, settings, res); err != nil {
+		return nil, err
+	}
+	res.Item.ID, res.Item.Barcode, res.Item.BranchID = item.ID, item.Barcode, item.BranchID
+	details := map[string]any{"route": res.Route, "barcode": item.Barcode}
+	if res.Fine != nil {
+		details["fine"] = res.Fine
+	}
+	e := auditEntry{Action: "checkin", BranchID: &d.branch.ID, ItemID: &item.ID, Details: details, At: d.at}
+	if res.Loan != nil {
+		e.LoanID, e.PatronID = &res.Loan.ID, res.Loan.PatronID
+	}
+	if res.Hold != nil {
+		e.HoldID = &res.Hold.ID
+	}
+	if err := s.audit(ctx, e); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// closeLoan returns a loan: overdue fine for active loans, the lost charge
+// credited back for lost ones, history anonymised at once for patrons who
+// keep none.
+func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *catalog.Item, settings *Settings, res *CheckinResult) error {
+	db, _ := tenants.DB(ctx)
+	if loan.Status == LoanActive && d.at.After(loan.DueAt) && loan.PatronID != nil {
+		rule, err := s.loanRule(ctx, loan)
+		if err != nil {
+			return err
+		}
+		cal, err := s.policy.Calendar(ctx, loan.BranchID, loan.DueAt, d.at)
+		if err != nil {
+			return err
+		}
+		if fine := cal.OverdueFine(rule, loan.DueAt, d.at, settings.FinesOnClosedDays); fine > 0 {
+			m, err := s.charge(ctx, *loan.PatronID, "overdue", fine, &loan.ID, &item.ID, &d.branch.ID,
+				fmt.Sprintf("overdue: due %s, returned %s", loan.DueAt.In(d.loc).Format("2006-01-02 15:04"), d.at.In(d.loc).Format("2006-01-02 15:04")))
+			if err != nil {
+				return err
+			}
+			res.Fine = m
+		}
+	}
+	if loan.Status == LoanLost && loan.PatronID != nil {
+		credit, err := s.creditLost(ctx, *loan.PatronID, loan.ID, settings.RefundLostWhenFound, &d.branch.ID)
+		if err != nil {
+			return err
+		}
+		if credit != nil {
+			res.Credit = credit
+			res.Messages = append(res.Messages, "The item was lost and is found: its replacement charge is credited back.")
+		}
+	}
+	loan.Status, loan.ReturnedAt, loan.ReturnBranchID = LoanReturned, &d.at, &d.branch.ID
+	err := db.Exec(`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
+		d.at, d.branch.ID, loan.ID).Error
+	if err != nil {
+		return fmt.Errorf("close loan: %w", err)
+	}
+	if loan.PatronID != nil {
+		var privacy string
+		if err := db.Raw("SELECT history_privacy FROM patrons WHERE id = ?", *loan.PatronID).Scan(&privacy).Error; err != nil {
+			return fmt.Errorf("patron privacy: %w", err)
+		}
+		if privacy == "never" {
+			if err := s.anonymiseLoans(ctx, []uuid.UUID{loan.ID}); err != nil {
+				return err
+			}
+			loan.PatronID = nil
+		}
+	}
+	return nil
+}
+
+// loanRule is the rule a loan was made under, or, when that rule has been
+// deleted since, the rule that applies now.
+func (s *Service) loanRule(ctx context.Context, loan *Loan) (*policy.Rule, error) {
+	if loan.RuleID != nil {
+		r, err := tenants.Find[policy.Rule](ctx, "rule deleted", "id = ?", *loan.RuleID)
+		if err == nil {
+			return r, nil
+		}
+		if errs.KindOf(err) != errs.NotFound {
+			return nil, err
+		}
+	}
+	b, err := s.tenants.GetBranch(ctx, loan.BranchID)
+	if err != nil {
+		return nil, err
+	}
+	return s.policy.Resolve(ctx, policy.Subject{BranchID: b.ID, BranchPath: b.Path, PatronCategory: loan.PatronCategory, ItemType: loan.ItemType})
+}
+
+// route decides where a checked-in item goes: to a hold that wants it (on
+// this branch's hold shelf or in transit to the pickup branch), else to its
+// shelf, or in transit home.
+func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settings *Settings, res *CheckinResult) error {
+	db, _ := tenants.DB(ctx)
+	// An open transit ends here: received, or overtaken by this checkin.
+	var open []Transit
+	if err := db.Raw("SELECT * FROM transits WHERE item_id = ? AND received_at IS NULL AND canceled_at IS NULL FOR UPDATE", item.ID).
+		Scan(&open).Error; err != nil {
+		return fmt.Errorf("open transit: %w", err)
+	}
+	if len(open) == 1 {
+		if err := s.endTransit(ctx, item.ID, d.at, open[0].ToBranchID == d.branch.ID); err != nil {
+			return err
+		}
+	}
+	// A hold this copy already serves (waiting or travelling)?
+	h, err := s.trappedHold(ctx, item.ID)
+	if err != nil {
+		return err
+	}
+	if h == nil {
+		if h, err = s.nextHold(ctx, item, d.at.In(d.loc).Format(time.DateOnly)); err != nil {
+			return err
+		}
+	}
+	if h != nil {
+		res.Hold = h
+		if h.PickupBranchID == d.branch.ID {
+			if h.Status != HoldWaiting {
+				if err := s.trapOnShelf(ctx, h, item, d.at); err != nil {
+					return err
+				}
+			}
+			res.Route = "hold_shelf"
+			res.Item.Status = "on_hold_shelf"
+			return s.catalog.SetItemState(ctx, item.ID, "on_hold_shelf", nil)
+		}
+		t, err := s.startTransit(ctx, item.ID, d.branch.ID, h.PickupBranchID, "hold", &h.ID, d.at)
+		if err != nil {
+			return err
+		}
+		if err := db.Exec(`UPDATE holds SET status = 'in_transit', trapped_item_id = ?, trapped_at = ?, shelf_expires_at = NULL
+  WHERE id = ?`, item.ID, d.at, h.ID).Error; err != nil {
+			return fmt.Errorf("hold in transit: %w", err)
+		}
+		h.Status, h.TrappedItemID, h.TrappedAt, h.ShelfExpiresAt = HoldInTransit, &item.ID, &d.at, nil
+		res.Route, res.Transit, res.Item.Status = "transit", t, "in_transit"
+		return s.catalog.SetItemState(ctx, item.ID, "in_transit", nil)
+	}
+	switch {
+	case item.BranchID == d.branch.ID:
+	case settings.ReturnPolicy == "float":
+		item.BranchID = d.branch.ID
+		res.Route, res.Item.Status = "shelf", "available"
+		return s.catalog.SetItemState(ctx, item.ID, "available", &d.branch.ID)
+	default:
+		t, err := s.startTransit(ctx, item.ID, d.branch.ID, item.BranchID, "return", nil, d.at)
+		if err != nil {
+			return err
+		}
+		res.Route, res.Transit, res.Item.Status = "transit", t, "in_transit"
+		return s.catalog.SetItemState(ctx, item.ID, "in_transit", nil)
+	}
+	status := "available"
+	switch item.Status {
+	case "withdrawn", "damaged", "in_processing":
+		status = item.Status // checkin does not put these back on the shelf
+		res.Messages = append(res.Messages, "The item is "+item.Status+"; it was not put back into circulation.")
+	}
+	res.Route, res.Item.Status = "shelf", status
+	return s.catalog.SetItemState(ctx, item.ID, status, nil)
+}
+
+// RenewInput is the optional body of a renewal.
+type RenewInput struct {
+	At       *time.Time `json:"at"`
+	BranchID *uuid.UUID `json:"branch_id"` // where the renewal happens; the loan's branch by default
+	Override *Override  `json:"override"`
+}
+
+// RenewResult is the response of a renewal.
+type RenewResult struct {
+	Loan       *Loan    `json:"loan"`
+	Fine       *Money   `json:"fine,omitempty"` // fine charged for the overdue period so far
+	Overridden []string `json:"overridden,omitempty"`
+}
+
+// Renew extends a loan.
+func (s *Service) Renew(ctx context.Context, loanID uuid.UUID, in RenewInput) (*RenewResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	peek, err := tenants.Find[Loan](ctx, "no loan with this id", "id = ?", loanID)
+	if err != nil {
+		return nil, err
+	}
+	branchID := peek.BranchID
+	if in.BranchID != nil {
+		branchID = *in.BranchID
+	}
+	d, err := s.openDesk(ctx, branchID, in.At, "at")
+	if err != nil {
+		return nil, err
+	}
+	item, err := s.catalog.LockItem(ctx, "", peek.ItemID)
+	if err != nil {
+		return nil, err
+	}
+	return s.renew(ctx, db, d, item, loanID, in.Override)
+}
+
+func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog.Item, loanID uuid.UUID, ov *Override) (*RenewResult, error) {
+	var loans []Loan
+	if err := db.Raw("SELECT * FROM loans WHERE id = ? FOR UPDATE", loanID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("lock loan: %w", err)
+	}
+	if len(loans) == 0 {
+		return nil, errs.NotFoundf("no loan with this id")
+	}
+	loan := &loans[0]
+	if loan.Status != LoanActive || loan.PatronID == nil {
+		return nil, errs.E(errs.Conflict, "loan_not_active", "This loan is "+loan.Status+" and cannot be renewed.")
+	}
+	p, err := s.patrons.Lock(ctx, *loan.PatronID)
+	if err != nil {
+		return nil, err
+	}
+	rule, err := s.loanRule(ctx, loan)
+	if err != nil {
+		return nil, err
+	}
+	var refusals []refusal
+	if loan.RenewalsUsed >= loan.RenewalsAllowed {
+		refusals = append(refusals, refusal{kind: errs.Conflict, code: "no_renewals_left", overridable: true,
+			msg:     fmt.Sprintf("This item has been renewed %d times, the most allowed.", loan.RenewalsUsed),
+			details: map[string]any{"renewals_allowed": loan.RenewalsAllowed}})
+	}
+	if rule.NoRenewalBeforeDays != nil {
+		opens := loan.DueAt.AddDate(0, 0, -*rule.NoRenewalBeforeDays)
+		if d.at.Before(opens) {
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "renewal_too_soon", overridable: true,
+				msg:     "It is too soon to renew: renewals open on " + opens.In(d.loc).Format("Mon 2 Jan 2006") + ".",
+				details: map[string]any{"renewable_from": opens}})
+		}
+	}
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	var waiting int
+	if err := db.Raw(`SELECT count(*) FROM holds WHERE status = 'pending' AND patron_id <> ?
+  AND (item_id = ? OR (item_id IS NULL AND bib_id = ?))
+  AND (suspended_until IS NULL OR suspended_until <= ?) AND (not_needed_after IS NULL OR not_needed_after >= ?)`,
+		p.ID, item.ID, item.BibID, today, today).Scan(&waiting).Error; err != nil {
+		return nil, fmt.Errorf("holds on the title: %w", err)
+	}
+	if waiting > 0 {
+		// Another copy on the shelf could fill the hold; only count holds
+		// no available copy can serve.
+		var free int
+		if err := db.Raw(`SELECT count(*) FROM items WHERE bib_id = ? AND status = 'available'`, item.BibID).Scan(&free).Error; err != nil {
+			return nil, fmt.Errorf("free copies: %w", err)
+		}
+		if waiting > free {
+			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold", overridable: true,
+				msg: "Another patron is waiting for this title; it cannot be renewed.", details: map[string]any{"holds_waiting": waiting}})
+		}
+	}
+	pr, _, _, err := s.patronRefusals(ctx, p, d.loc, d.at)
+	if err != nil {
+		return nil, err
+	}
+	refusals = append(refusals, pr...)
+	forced, err := decide(ctx, refusals, ov)
+	if err != nil {
+		return nil, err
+	}
+	res := &RenewResult{Overridden: forced}
+	cal, err := s.policy.Calendar(ctx, loan.BranchID, loan.DueAt, d.at)
+	if err != nil {
+		return nil, err
+	}
+	if d.at.After(loan.DueAt) {
+		// Renewing an overdue item: the fine so far is charged now, and the
+		// new period starts today.
+		settings, err := s.GetSettings(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if fine := cal.OverdueFine(rule, loan.DueAt, d.at, settings.FinesOnClosedDays); fine > 0 {
+			m, err := s.charge(ctx, p.ID, "overdue", fine, &loan.ID, &item.ID, &d.branch.ID,
+				"overdue until renewed on "+d.at.In(d.loc).Format("2006-01-02 15:04"))
+			if err != nil {
+				return nil, err
+			}
+			res.Fine = m
+		}
+	}
+	due := cal.RenewDueAt(rule, d.at)
+	if due.Before(loan.DueAt) {
+		due = loan.DueAt // an early renewal never shortens a loan
+	}
+	if err := db.Exec("UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",
+		due, d.at, loan.ID).Error; err != nil {
+		return nil, fmt.Errorf("renew loan: %w", err)
+	}
+	loan.DueAt, loan.RenewalsUsed, loan.LastRenewedAt = due, loan.RenewalsUsed+1, &d.at
+	reason := ""
+	if ov != nil {
+		reason = ov.Reason
+	}
+	if err := s.audit(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
+		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed}}); err != nil {
+		return nil, err
+	}
+	res.Loan = loan.fill(s.now())
+	return res, nil
+}
+
+// RenewAllResult reports each loan of a renew-all.
+type RenewAllResult struct {
+	Results []RenewOutcome `json:"results"`
+	Renewed int            `json:"renewed"`
+	Refused int            `json:"refused"`
+}
+
+// RenewOutcome is one loan's result in a renew-all.
+type RenewOutcome struct {
+	LoanID uuid.UUID          `json:"loan_id"`
+	Loan   *Loan              `json:"loan,omitempty"`
+	Error  *httpx.ErrorDetail `json:"error,omitempty"`
+}
+
+// RenewAll tries to renew every active loan of a patron; refusals are
+// reported per loan and do not stop the others.
+func (s *Service) RenewAll(ctx context.Context, patronID uuid.UUID, in RenewInput) (*RenewAllResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.patrons.Get(ctx, patronID); err != nil {
+		return nil, err
+	}
+	var loans []Loan
+	if err := db.Raw("SELECT * FROM loans WHERE patron_id = ? AND status = 'active' ORDER BY due_at, id", patronID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("patron's loans: %w", err)
+	}
+	out := &RenewAllResult{Results: []RenewOutcome{}}
+	for _, l := range loans {
+		branchID := l.BranchID
+		if in.BranchID != nil {
+			branchID = *in.BranchID
+		}
+		d, err := s.openDesk(ctx, branchID, in.At, "at")
+		if err != nil {
+			return nil, err
+		}
+		item, err := s.catalog.LockItem(ctx, "", l.ItemID)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.renew(ctx, db, d, item, l.ID, in.Override)
+		var e *errs.Error
+		switch {
+		case err == nil:
+			out.Renewed++
+			out.Results = append(out.Results, RenewOutcome{LoanID: l.ID, Loan: r.Loan})
+		case errors.As(err, &e) && e.Kind != errs.Internal:
+			out.Refused++
+			out.Results = append(out.Results, RenewOutcome{LoanID: l.ID, Error: &httpx.ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}})
+		default:
+			return nil, err
+		}
+	}
+	return out, nil
+}
