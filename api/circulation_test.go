@@ -771,7 +771,7 @@ func TestConcurrency_OneLoanOneHoldOnePayment(t *testing.T) {
 	})
 }
 
-func mustUUID(t *testing.T, s string) uuid.UUID {
+func mustUUID(t testing.TB, s string) uuid.UUID {
 	t.Helper()
 	id, err := uuid.Parse(s)
 	if err != nil {

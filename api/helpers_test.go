@@ -24,14 +24,14 @@ func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
 
 // newServer builds the real API on the package's database, with the
 // per-IP limit off unless a test sets it.
-func newServer(t *testing.T, cfg api.Config) *api.Server {
+func newServer(t testing.TB, cfg api.Config) *api.Server {
 	t.Helper()
 	return newServerWith(t, cfg, tenants.Options{})
 }
 
 // newServerWith builds the API with its own rate-limit counters and
 // tenants service options.
-func newServerWith(t *testing.T, cfg api.Config, o tenants.Options) *api.Server {
+func newServerWith(t testing.TB, cfg api.Config, o tenants.Options) *api.Server {
 	t.Helper()
 	env := tenanttest.Get(t)
 	counter, svc := env.Isolated(o)

@@ -23,16 +23,23 @@ func isoRecord() []byte {
 
 // fixture is the data of the victim tenant B that tenant A's owner probes.
 type fixture struct {
-	B         library
-	BranchID  string // a branch of B (not the root)
-	StaffID   string
-	APIKeyID  string
-	BibID     string
-	ItemID    string
-	Barcode   string
-	JobID     string
-	BIDs      []string // every id of B the suite created or knows
-	BSnapshot map[string]string
+	A        library // the prober
+	B        library
+	BranchID string // a branch of B (not the root)
+	StaffID  string
+	APIKeyID string
+	BibID    string
+	ItemID   string
+	Barcode  string
+	JobID    string
+	// Patrons and circulation.
+	PatronID, Card          string
+	LoanID, HoldID          string
+	ChargeID                string
+	RuleID, ClosedDayID     string
+	LoanItemID, LoanBarcode string
+	BIDs                    []string // every id of B the suite created or knows
+	BSnapshot               map[string]string
 }
 
 // isolationCase says how A's owner probes one route with B's ids.
@@ -60,7 +67,7 @@ func isolationTable() []isolationCase {
 	key := func(f *fixture) string { return f.APIKeyID }
 	bib := func(f *fixture) string { return f.BibID }
 	item := func(f *fixture) string { return f.ItemID }
-	return []isolationCase{
+	return append([]isolationCase{
 		{Method: "GET", Path: "/healthz", NotScoped: "process health"},
 		{Method: "GET", Path: "/readyz", NotScoped: "dependency health"},
 		{Method: "GET", Path: "/metrics", NotScoped: "operator metrics, no tenant data"},
@@ -128,6 +135,83 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
+	}, circulationIsolation(id)...)
+}
+
+// circulationIsolation probes the circulation routes with B's patrons,
+// items, loans, holds and charges.
+func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) string) []isolationCase {
+	patron := func(f *fixture) string { return f.PatronID }
+	loan := func(f *fixture) string { return f.LoanID }
+	hold := func(f *fixture) string { return f.HoldID }
+	aBranch := func(f *fixture) string { return f.A.MainID }
+	return []isolationCase{
+		// B's card and B's item barcode at A's own desk: neither exists for A.
+		{Method: "POST", Path: "/api/v1/circulation/checkout", Body: func(f *fixture) any {
+			return map[string]any{"patron_card": f.Card, "item_barcode": f.Barcode, "branch_id": aBranch(f)}
+		}, Status: 422, Code: "item_not_found"},
+		{Method: "POST", Path: "/api/v1/circulation/checkout", Body: func(f *fixture) any {
+			return map[string]any{"patron_card": f.Card, "item_barcode": f.Barcode, "branch_id": f.B.MainID}
+		}, Status: 422, Code: "invalid_branch"},
+		{Method: "POST", Path: "/api/v1/circulation/checkin", Body: func(f *fixture) any {
+			return map[string]any{"item_barcode": f.LoanBarcode, "branch_id": aBranch(f)}
+		}, Status: 422, Code: "item_not_found"},
+		{Method: "POST", Path: "/api/v1/circulation/offline", Body: func(f *fixture) any {
+			return map[string]any{"transactions": []map[string]any{{"type": "checkin", "at": "2026-01-02T10:00:00Z",
+				"item_barcode": f.LoanBarcode, "branch_id": aBranch(f)}}}
+		}},
+		{Method: "GET", Path: "/api/v1/circulation/settings"},
+		{Method: "PATCH", Path: "/api/v1/circulation/settings", Body: func(*fixture) any { return map[string]any{"return_policy": "float"} }},
+		{Method: "GET", Path: "/api/v1/circulation/rules/explain", URL: func(f *fixture) string {
+			return "/api/v1/circulation/rules/explain?patron=" + f.Card + "&item_type=book&branch=" + f.A.MainID
+		}, Status: 400, Code: "bad_query"},
+		{Method: "GET", Path: "/api/v1/circulation/rules/explain", URL: func(f *fixture) string {
+			return "/api/v1/circulation/rules/explain?patron_category=adult&item=" + f.Barcode + "&branch=" + f.A.MainID
+		}, Status: 400, Code: "bad_query"},
+		{Method: "GET", Path: "/api/v1/circulation/audit"},
+		{Method: "GET", Path: "/api/v1/circulation/audit", URL: func(f *fixture) string { return "/api/v1/circulation/audit?patron_id=" + f.PatronID }},
+
+		{Method: "GET", Path: "/api/v1/loans/:id", URL: id("/api/v1/loans/:id", loan), Status: 404},
+		{Method: "POST", Path: "/api/v1/loans/:id/renew", URL: id("/api/v1/loans/:id/renew", loan), Status: 404},
+		{Method: "POST", Path: "/api/v1/loans/:id/lost", URL: id("/api/v1/loans/:id/lost", loan), Status: 404},
+		{Method: "POST", Path: "/api/v1/loans/:id/claims-returned", URL: id("/api/v1/loans/:id/claims-returned", loan), Status: 404},
+		{Method: "POST", Path: "/api/v1/loans/:id/found", URL: id("/api/v1/loans/:id/found", loan),
+			Body: func(f *fixture) any { return map[string]any{"branch_id": f.A.MainID} }, Status: 404},
+
+		{Method: "GET", Path: "/api/v1/patrons/:id/loans", URL: id("/api/v1/patrons/:id/loans", patron), Status: 404},
+		{Method: "GET", Path: "/api/v1/patrons/:id/holds", URL: id("/api/v1/patrons/:id/holds", patron), Status: 404},
+		{Method: "GET", Path: "/api/v1/patrons/:id/fines", URL: id("/api/v1/patrons/:id/fines", patron), Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/renew-all", URL: id("/api/v1/patrons/:id/renew-all", patron), Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/payments", URL: id("/api/v1/patrons/:id/payments", patron),
+			Body: func(*fixture) any {
+				return map[string]any{"amount": map[string]any{"amount": 100, "currency": "USD"}, "method": "cash"}
+			}, Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/charges", URL: id("/api/v1/patrons/:id/charges", patron),
+			Body: func(*fixture) any {
+				return map[string]any{"type": "manual", "amount": map[string]any{"amount": 100, "currency": "USD"}, "note": "x"}
+			}, Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/waivers", URL: id("/api/v1/patrons/:id/waivers", patron),
+			Body: func(f *fixture) any { return map[string]any{"charge_ids": []string{f.ChargeID}, "reason": "x"} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/refunds", URL: id("/api/v1/patrons/:id/refunds", patron),
+			Body: func(*fixture) any {
+				return map[string]any{"amount": map[string]any{"amount": 100, "currency": "USD"}, "method": "cash"}
+			}, Status: 404},
+
+		{Method: "GET", Path: "/api/v1/holds/pull-list", URL: func(f *fixture) string { return "/api/v1/holds/pull-list?branch_id=" + f.B.MainID },
+			Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/holds/pull-list", URL: func(f *fixture) string { return "/api/v1/holds/pull-list?branch_id=" + f.A.MainID }},
+		{Method: "GET", Path: "/api/v1/holds"},
+		{Method: "GET", Path: "/api/v1/holds", URL: func(f *fixture) string { return "/api/v1/holds?bib_id=" + f.BibID + "&status=open" }},
+		{Method: "POST", Path: "/api/v1/holds", Body: func(f *fixture) any {
+			return map[string]any{"patron_id": f.PatronID, "bib_id": f.BibID, "pickup_branch_id": f.A.MainID}
+		}, Status: 422, Code: "bib_not_found"},
+		{Method: "GET", Path: "/api/v1/holds/:id", URL: id("/api/v1/holds/:id", hold), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/holds/:id", URL: id("/api/v1/holds/:id", hold),
+			Body: func(*fixture) any { return map[string]any{"suspended_until": "2099-01-01"} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/holds/:id/cancel", URL: id("/api/v1/holds/:id/cancel", hold), Status: 404},
+		{Method: "GET", Path: "/api/v1/transits", URL: func(f *fixture) string { return "/api/v1/transits?branch_id=" + f.B.MainID },
+			Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/transits", URL: func(f *fixture) string { return "/api/v1/transits?branch_id=" + f.A.MainID }},
 	}
 }
 
@@ -159,7 +243,11 @@ func TestIsolationTableCoversEveryRoute(t *testing.T) {
 func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 	out := map[string]string{}
 	for _, p := range []string{"/api/v1/branches/" + f.BranchID, "/api/v1/staff/" + f.StaffID, "/api/v1/branches",
-		"/api/v1/staff", "/api/v1/api-keys", "/api/v1/bibs/" + f.BibID, "/api/v1/items/" + f.ItemID, "/api/v1/search?q=zyzzyvaisolation"} {
+		"/api/v1/staff", "/api/v1/api-keys", "/api/v1/bibs/" + f.BibID, "/api/v1/items/" + f.ItemID, "/api/v1/search?q=zyzzyvaisolation",
+		"/api/v1/patrons/" + f.PatronID, "/api/v1/patrons/" + f.PatronID + "/loans?status=all", "/api/v1/patrons/" + f.PatronID + "/holds?status=",
+		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
+		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
+		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -171,7 +259,7 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	s := newServer(t, api.Config{})
 	a := signup(t, s, "iso-a", "consortium")
 	b := signup(t, s, "iso-b", "consortium")
-	f := &fixture{B: b}
+	f := &fixture{A: a, B: b}
 	f.BranchID = addBranch(t, s, b.Token, map[string]any{"name": "B east", "code": "BEAST", "parent_id": b.RootID, "kind": "branch"})["id"].(string)
 	f.StaffID, _ = addStaff(t, s, b, "clerk@"+b.Slug+".example.org", "circulation", f.BranchID)
 	k := call(t, s, "POST", "/api/v1/api-keys", b.Token, map[string]any{"name": "b key", "role": "readonly", "branch_id": b.RootID})
@@ -188,7 +276,9 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	jobR := call(t, s, "POST", "/api/v1/imports/marc", b.Token, rawBody{ContentType: "application/marc", Data: isoRecord()})
 	want(t, jobR, 202)
 	f.JobID = jobR.Body["job_id"].(string)
-	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID}
+	circulationFixture(t, s, f)
+	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {
@@ -224,4 +314,50 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 			t.Errorf("B's %s changed during the probe:\nbefore %s\nafter  %s", p, v, after[p])
 		}
 	}
+}
+
+// circulationFixture gives B a patron with a loan, a hold, a charge, a rule
+// and a closed day.
+func circulationFixture(t *testing.T, s *api.Server, f *fixture) {
+	b := f.B
+	p := call(t, s, "POST", "/api/v1/patrons", b.Token, map[string]any{"card_number": "B-CARD-1", "first_name": "Bea", "last_name": "Tenant",
+		"email": "bea@" + b.Slug + ".example.org", "category": "adult", "home_branch_id": b.MainID, "expires_on": "2099-12-31"})
+	want(t, p, 201)
+	f.PatronID, f.Card = p.Body["id"].(string), "B-CARD-1"
+	f.LoanBarcode = "B-LOAN-" + b.Slug
+	it := call(t, s, "POST", "/api/v1/items", b.Token, map[string]any{"bib_id": f.BibID, "barcode": f.LoanBarcode, "branch_id": b.MainID})
+	want(t, it, 201)
+	f.LoanItemID = it.Body["id"].(string)
+	co := call(t, s, "POST", "/api/v1/circulation/checkout", b.Token, map[string]any{"patron_card": f.Card, "item_barcode": f.LoanBarcode, "branch_id": b.MainID})
+	want(t, co, 201)
+	f.LoanID = co.Body["loan"].(map[string]any)["id"].(string)
+	p2 := call(t, s, "POST", "/api/v1/patrons", b.Token, map[string]any{"card_number": "B-CARD-2", "first_name": "Bo", "last_name": "Tenant",
+		"category": "adult", "home_branch_id": b.MainID, "expires_on": "2099-12-31"})
+	want(t, p2, 201)
+	h := call(t, s, "POST", "/api/v1/holds", b.Token, map[string]any{"patron_id": p2.Body["id"], "bib_id": f.BibID, "pickup_branch_id": b.MainID})
+	want(t, h, 201)
+	f.HoldID = h.Body["id"].(string)
+	c := call(t, s, "POST", "/api/v1/patrons/"+f.PatronID+"/charges", b.Token, map[string]any{"type": "damage",
+		"amount": map[string]any{"amount": 250, "currency": "USD"}, "note": "coffee"})
+	want(t, c, 201)
+	f.ChargeID = c.Body["id"].(string)
+	r := call(t, s, "POST", "/api/v1/circulation/rules", b.Token, map[string]any{"item_type": "dvd", "loan_days": 3})
+	want(t, r, 201)
+	f.RuleID = r.Body["id"].(string)
+	cd := call(t, s, "POST", "/api/v1/calendar/closed-days", b.Token, map[string]any{"branch_id": b.MainID, "day": "2099-12-25", "name": "B holiday"})
+	want(t, cd, 201)
+	f.ClosedDayID = firstID(cd.Body)
+}
+
+// firstID is the id of a created resource, or of the first in a list.
+func firstID(body map[string]any) string {
+	if id, ok := body["id"].(string); ok {
+		return id
+	}
+	for _, k := range []string{"items", "closed_days", "created"} {
+		if l, ok := body[k].([]any); ok && len(l) > 0 {
+			return l[0].(map[string]any)["id"].(string)
+		}
+	}
+	return ""
 }

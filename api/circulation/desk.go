@@ -115,36 +115,28 @@ func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID) (*
 	return p, err
 }
 
-// patronRefusals evaluates the patron's blocks and limits for one more loan
-// (forLoan) or hold.
+// patronRefusals evaluates the patron's blocks for one more loan or hold.
 func (s *Service) patronRefusals(ctx context.Context, p *patrons.Patron, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, patrons.AccountStanding, error) {
 	st, err := s.Standing(ctx, p.ID)
 	if err != nil {
 		return nil, nil, st, err
 	}
+	rs, cat, err := s.blockRefusals(ctx, p, st, loc, at)
+	return rs, cat, st, err
+}
+
+// blockRefusals turns the patron's live blocks, given their standing, into
+// refusals.
+func (s *Service) blockRefusals(ctx context.Context, p *patrons.Patron, st patrons.AccountStanding, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, error) {
 	cat, err := s.patrons.GetCategory(ctx, p.Category)
 	if err != nil && errs.KindOf(err) != errs.NotFound {
-		return nil, nil, st, err
+		return nil, nil, err
 	}
 	blocks, err := s.patrons.Blocks(ctx, p, cat, st, at, loc)
 	if err != nil {
-		return nil, nil, st, err
+		return nil, nil, err
 	}
-	return blockRefusals(blocks), cat, st, nil
-}
-
-// countLoans counts the patron's open loans, of one item type when itemType
-// is not nil.
-func countLoans(db *gorm.DB, patronID uuid.UUID, itemType *string) (int, error) {
-	var n int
-	q := "SELECT count(*) FROM loans WHERE patron_id = ? AND status <> 'returned'"
-	args := []any{patronID}
-	if itemType != nil {
-		q += " AND item_type = ?"
-		args = append(args, *itemType)
-	}
-	err := db.Raw(q, args...).Scan(&n).Error
-	return n, err
+	return refusalsOf(blocks), cat, nil
 }
 
 // Checkout lends an item to a patron.
@@ -201,28 +193,21 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
 			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
 	}
-	if heldFor == nil && item.Status == "available" {
-		// An item-level hold of someone else on exactly this copy.
-		var other []uuid.UUID
-		if err := db.Raw(`SELECT id FROM holds WHERE item_id = ? AND status = 'pending' AND patron_id <> ?
-  AND (suspended_until IS NULL OR suspended_until <= ?) LIMIT 1`, item.ID, p.ID, d.at.In(d.loc).Format(time.DateOnly)).
-			Scan(&other).Error; err != nil {
-			return nil, fmt.Errorf("item holds: %w", err)
-		}
-		if len(other) > 0 {
-			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold_for_other", overridable: true,
-				msg: "Another patron has a hold on this very copy.", details: map[string]any{"hold_id": other[0]}})
-		}
-	}
-	loanable, err := itemLoanable(ctx, db, item.ItemType)
+	f, err := s.loadFacts(ctx, p.ID, &item.ID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}
-	if !loanable {
+	if heldFor == nil && item.Status == "available" && f.OtherHold != nil {
+		// An item-level hold of someone else on exactly this copy.
+		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold_for_other", overridable: true,
+			msg: "Another patron has a hold on this very copy.", details: map[string]any{"hold_id": *f.OtherHold}})
+	}
+	if !f.Loanable {
 		refusals = append(refusals, refusal{kind: errs.Invalid, code: "item_not_loanable", overridable: true,
 			msg: "Items of type " + item.ItemType + " are for use in the library only."})
 	}
-	pr, cat, st, err := s.patronRefusals(ctx, p, d.loc, d.at)
+	st := f.standing()
+	pr, cat, err := s.blockRefusals(ctx, p, st, d.loc, d.at)
 	if err != nil {
 		return nil, err
 	}
@@ -238,11 +223,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 			details: map[string]any{"limit": *cat.MaxLoans, "loans": st.Loans}})
 	}
 	if rule.MaxLoans != nil {
-		n, err := countLoans(db, p.ID, rule.ItemType)
-		if err != nil {
-			return nil, fmt.Errorf("count loans: %w", err)
-		}
-		if n >= *rule.MaxLoans {
+		if n := f.loansOf(rule.ItemType); n >= *rule.MaxLoans {
 			kind := "items"
 			if rule.ItemType != nil {
 				kind = *rule.ItemType + " items"

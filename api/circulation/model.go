@@ -261,9 +261,9 @@ func decide(ctx context.Context, refusals []refusal, ov *Override) ([]string, er
 	return codes, nil
 }
 
-// blockRefusals turns a patron's blocks into refusals: an expired card is
+// refusalsOf turns a patron's blocks into refusals: an expired card is
 // patron_expired, anything else patron_blocked.
-func blockRefusals(blocks []patrons.Block) []refusal {
+func refusalsOf(blocks []patrons.Block) []refusal {
 	var out []refusal
 	var reasons []string
 	for _, b := range blocks {

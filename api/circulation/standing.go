@@ -2,6 +2,7 @@ package circulation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,34 +11,78 @@ import (
 	"github.com/stacks-ils/stacks/tenants"
 )
 
-// Standing counts what decides a patron's automatic blocks, in one query:
-// open loans, overdue, lost and claimed-returned loans, open holds and the
-// fines balance.
-func (s *Service) Standing(ctx context.Context, patronID uuid.UUID) (patrons.AccountStanding, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return patrons.AccountStanding{}, err
-	}
-	var st struct {
-		Loans, Overdue, Lost, ClaimsReturned, Holds int
-		Balance                                     int64
-		Currency                                    string
-	}
-	err = db.Raw(`SELECT
-  (SELECT count(*) FROM loans WHERE patron_id = @p AND status <> 'returned') AS loans,
-  (SELECT count(*) FROM loans WHERE patron_id = @p AND status = 'active' AND due_at < now()) AS overdue,
-  (SELECT count(*) FROM loans WHERE patron_id = @p AND status = 'lost') AS lost,
-  (SELECT count(*) FROM loans WHERE patron_id = @p AND status = 'claims_returned') AS claims_returned,
+// factsSQL reads, in one round trip, everything the desk checks about a
+// patron (open, overdue, lost and claimed loans, open holds, balance, open
+// loans per item type) and, when @item is given, about the item (is its
+// type loanable, does another patron hold exactly this copy).
+const factsSQL = `WITH l AS (SELECT status, due_at, item_type FROM loans WHERE patron_id = @p AND status <> 'returned')
+SELECT
+  (SELECT count(*) FROM l) AS loans,
+  (SELECT count(*) FROM l WHERE status = 'active' AND due_at < @now) AS overdue,
+  (SELECT count(*) FROM l WHERE status = 'lost') AS lost,
+  (SELECT count(*) FROM l WHERE status = 'claims_returned') AS claims_returned,
+  (SELECT COALESCE(json_object_agg(item_type, n), '{}') FROM (SELECT item_type, count(*) AS n FROM l GROUP BY item_type) t) AS by_type,
   (SELECT count(*) FROM holds WHERE patron_id = @p AND status IN ('pending', 'in_transit', 'waiting')) AS holds,
   (SELECT COALESCE(sum(CASE WHEN kind IN ('charge', 'refund') THEN amount ELSE -amount END), 0)
      FROM fee_entries WHERE patron_id = @p) AS balance,
-  (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency`,
-		map[string]any{"p": patronID}).Scan(&st).Error
-	if err != nil {
-		return patrons.AccountStanding{}, fmt.Errorf("patron standing: %w", err)
+  (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency,
+  COALESCE((SELECT loanable FROM item_types WHERE code = @type), true) AS loanable,
+  (SELECT id FROM holds WHERE item_id = @item AND status = 'pending' AND patron_id <> @p
+     AND (suspended_until IS NULL OR suspended_until <= @day) LIMIT 1) AS other_hold`
+
+// facts is the result of factsSQL.
+type facts struct {
+	Loans, Overdue, Lost, ClaimsReturned, Holds int
+	ByType                                      jsonRaw
+	Balance                                     int64
+	Currency                                    string
+	Loanable                                    bool
+	OtherHold                                   *uuid.UUID
+	loansByType                                 map[string]int
+}
+
+func (f *facts) standing() patrons.AccountStanding {
+	return patrons.AccountStanding{Balance: f.Balance, Currency: f.Currency, Loans: f.Loans, Overdue: f.Overdue,
+		Lost: f.Lost, ClaimsReturned: f.ClaimsReturned, Holds: f.Holds}
+}
+
+// loansOf counts open loans of one item type, or all of them for nil.
+func (f *facts) loansOf(itemType *string) int {
+	if itemType == nil {
+		return f.Loans
 	}
-	return patrons.AccountStanding{Balance: st.Balance, Currency: st.Currency, Loans: st.Loans, Overdue: st.Overdue,
-		Lost: st.Lost, ClaimsReturned: st.ClaimsReturned, Holds: st.Holds}, nil
+	if f.loansByType == nil {
+		f.loansByType = map[string]int{}
+		json.Unmarshal(f.ByType, &f.loansByType)
+	}
+	return f.loansByType[*itemType]
+}
+
+// loadFacts runs factsSQL for a patron and (optionally) an item.
+func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID *uuid.UUID, itemType string, day string) (*facts, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var f facts
+	var dayArg any // NULL, not '', when there is no item to check
+	if day != "" {
+		dayArg = day
+	}
+	if err := db.Raw(factsSQL, map[string]any{"p": patronID, "now": s.now(), "item": itemID, "type": itemType, "day": dayArg}).
+		Scan(&f).Error; err != nil {
+		return nil, fmt.Errorf("patron standing: %w", err)
+	}
+	return &f, nil
+}
+
+// Standing counts what decides a patron's automatic blocks.
+func (s *Service) Standing(ctx context.Context, patronID uuid.UUID) (patrons.AccountStanding, error) {
+	f, err := s.loadFacts(ctx, patronID, nil, "", "")
+	if err != nil {
+		return patrons.AccountStanding{}, err
+	}
+	return f.standing(), nil
 }
 
 // MovePatron moves every loan, hold, ledger entry and audit entry of one

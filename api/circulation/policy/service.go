@@ -3,7 +3,6 @@ package policy
 import (
 	"time"
 
-	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -15,6 +14,3 @@ type Service struct {
 
 // NewService builds the policy service.
 func NewService(t *tenants.Service) *Service { return &Service{tenants: t, now: time.Now} }
-
-// Routes declares the rule and calendar endpoints.
-func (s *Service) Routes() []httpx.Route { return nil }

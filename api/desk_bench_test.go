@@ -1,0 +1,298 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
+)
+
+// BenchmarkDesk is the circulation desk load run: a library with 100k
+// items and 20k patrons (STACKS_BENCH_ITEMS, STACKS_BENCH_PATRONS), served
+// by the real API over HTTP on loopback. Each client owns one patron and
+// its own items and loops checkout -> (every 4th cycle a renewal) ->
+// checkin. It reports p50/p95/p99 per operation with 1 and 4 clients,
+// operations per second with 32 clients, and pgbench's TPC-B tps at 32
+// clients on the same server as the ceiling to compare against.
+//
+//	go tool task bench:desk
+func BenchmarkDesk(b *testing.B) {
+	f := deskFixture(b)
+	for _, clients := range []int{1, 4, 32} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			dur := 10 * time.Second
+			if clients == 1 {
+				dur = 8 * time.Second
+			}
+			lat, ops, elapsed := f.run(b, clients, dur)
+			for _, op := range []string{"checkout", "renew", "checkin"} {
+				d := lat[op]
+				if len(d) == 0 {
+					continue
+				}
+				slices.Sort(d)
+				pct := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+				b.ReportMetric(pct(0.50), op+"-p50-ms")
+				b.ReportMetric(pct(0.95), op+"-p95-ms")
+				b.ReportMetric(pct(0.99), op+"-p99-ms")
+			}
+			b.ReportMetric(float64(ops)/elapsed.Seconds(), "ops/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+	b.Run("pgbench_tpcb_clients=32", func(b *testing.B) {
+		tps, err := pgbenchTPS(b, 32, 10*time.Second)
+		if err != nil {
+			b.Skipf("pgbench: %v", err)
+		}
+		b.ReportMetric(tps, "tps")
+		b.ReportMetric(0, "ns/op")
+	})
+}
+
+type deskBench struct {
+	base    string
+	token   string
+	branch  string
+	patrons []string   // card numbers
+	items   [][]string // barcodes per client slot
+	client  *http.Client
+}
+
+var (
+	deskOnce sync.Once
+	deskFix  *deskBench
+)
+
+func deskFixture(b *testing.B) *deskBench {
+	deskOnce.Do(func() { deskFix = buildDesk(b) })
+	if deskFix == nil {
+		b.Fatal("desk fixture failed")
+	}
+	return deskFix
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func buildDesk(b *testing.B) *deskBench {
+	nItems, nPatrons := envInt("STACKS_BENCH_ITEMS", 100000), envInt("STACKS_BENCH_PATRONS", 20000)
+	s := newServer(b, api.Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.App.Listener(ln)
+	b.Cleanup(func() { s.App.Shutdown() })
+	f := &deskBench{base: "http://" + ln.Addr().String(), client: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}, Timeout: 30 * time.Second}}
+
+	slug := tenanttest.Slug("desk")
+	var signup struct {
+		Token  string `json:"token"`
+		Tenant struct {
+			ID string `json:"id"`
+		} `json:"tenant"`
+	}
+	if st := f.do(b, "POST", "/api/v1/signup", map[string]any{"library_name": "Desk bench", "slug": slug,
+		"admin_email": "owner@" + slug + ".example.org", "admin_password": "correct horse battery", "kind": "library",
+		"timezone": "America/Chicago", "country": "US"}, &signup); st != 201 {
+		b.Fatalf("signup: %d", st)
+	}
+	f.token = signup.Token
+	var branches struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	f.do(b, "GET", "/api/v1/branches?kind=branch", nil, &branches)
+	f.branch = branches.Items[0].ID
+
+	// The collection and the patrons, generated in SQL: 4 copies per
+	// record, every patron an adult at the branch.
+	env := tenanttest.Get(b)
+	start := time.Now()
+	err = env.Pool.Tx(context.Background(), mustUUID(b, signup.Tenant.ID), func(ctx context.Context, tx *gorm.DB) error {
+		stmts := []string{
+			`INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
+SELECT app.current_tenant_id(), gen_random_uuid(), '{}'::jsonb, 'Desk title ' || g, 'desk title ' || lpad(g::text, 8, '0'), 'book', 'desk' || g
+FROM generate_series(1, @bibs) g`,
+			`INSERT INTO items (tenant_id, id, bib_id, barcode, branch_id, item_type)
+SELECT app.current_tenant_id(), gen_random_uuid(), b.id, 'D' || lpad(((row_number() OVER (ORDER BY b.id, c)) - 1)::text, 7, '0'), @branch, 'book'
+FROM bibs b, generate_series(1, 4) c`,
+			`INSERT INTO patrons (tenant_id, id, card_number, first_name, last_name, name_key, home_branch_id, category, expires_on)
+SELECT app.current_tenant_id(), gen_random_uuid(), 'C' || lpad(g::text, 7, '0'), 'Pat', 'Ron ' || g, 'ron ' || g, @branch, 'adult', '2099-12-31'
+FROM generate_series(0, @patrons - 1) g`,
+		}
+		for _, q := range stmts {
+			if err := tx.Exec(q, map[string]any{"bibs": nItems / 4, "branch": f.branch, "patrons": nPatrons}).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatalf("generate the desk's data: %v", err)
+	}
+	if db, err := sql.Open("pgx", env.OwnerURL); err == nil {
+		db.Exec("ANALYZE items; ANALYZE patrons; ANALYZE bibs; ANALYZE loans")
+		db.Close()
+	}
+	b.Logf("generated %d items and %d patrons in %s", nItems, nPatrons, time.Since(start).Round(time.Second))
+	// Client slot c uses patron c and items c*20 .. c*20+19 (no limits reached).
+	const perClient = 20
+	for c := 0; c < 64 && (c+1)*perClient <= nItems && c < nPatrons; c++ {
+		f.patrons = append(f.patrons, fmt.Sprintf("C%07d", c))
+		var its []string
+		for k := 0; k < perClient; k++ {
+			its = append(its, fmt.Sprintf("D%07d", c*perClient+k))
+		}
+		f.items = append(f.items, its)
+	}
+	return f
+}
+
+// do sends one JSON request and decodes the response into out.
+func (f *deskBench) do(b *testing.B, method, path string, body, out any) int {
+	var rd io.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, f.base+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
+	res, err := f.client.Do(req)
+	if err != nil {
+		b.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil {
+		json.Unmarshal(raw, out)
+	}
+	if res.StatusCode >= 300 && out == nil {
+		b.Errorf("%s %s: %d %s", method, path, res.StatusCode, raw)
+	}
+	return res.StatusCode
+}
+
+// run loops clients for dur and returns the latencies per operation.
+func (f *deskBench) run(b *testing.B, clients int, dur time.Duration) (map[string][]time.Duration, int, time.Duration) {
+	if clients > len(f.patrons) {
+		b.Fatalf("only %d client slots", len(f.patrons))
+	}
+	var mu sync.Mutex
+	lat := map[string][]time.Duration{}
+	total := 0
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			mine := map[string][]time.Duration{}
+			n := 0
+			timed := func(op string, fn func() int, wantStatus int) {
+				t0 := time.Now()
+				if st := fn(); st != wantStatus {
+					b.Errorf("%s: status %d", op, st)
+				}
+				mine[op] = append(mine[op], time.Since(t0))
+				n++
+			}
+			for k := 0; time.Now().Before(deadline); k++ {
+				barcode := f.items[c][k%len(f.items[c])]
+				var out struct {
+					Loan struct {
+						ID string `json:"id"`
+					} `json:"loan"`
+				}
+				timed("checkout", func() int {
+					return f.do(b, "POST", "/api/v1/circulation/checkout", map[string]any{
+						"patron_card": f.patrons[c], "item_barcode": barcode, "branch_id": f.branch}, &out)
+				}, 201)
+				if k%4 == 3 {
+					timed("renew", func() int { return f.do(b, "POST", "/api/v1/loans/"+out.Loan.ID+"/renew", nil, &struct{}{}) }, 200)
+				}
+				timed("checkin", func() int {
+					return f.do(b, "POST", "/api/v1/circulation/checkin", map[string]any{"item_barcode": barcode, "branch_id": f.branch}, &struct{}{})
+				}, 200)
+			}
+			mu.Lock()
+			for op, d := range mine {
+				lat[op] = append(lat[op], d...)
+			}
+			total += n
+			mu.Unlock()
+		}(c)
+	}
+	wg.Wait()
+	return lat, total, time.Since(start)
+}
+
+var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
+
+// pgbenchTPS runs pgbench's TPC-B-like script with the given clients on a
+// scratch database of the same server (scale = clients, so clients do not
+// all queue on one branch row).
+func pgbenchTPS(b *testing.B, clients int, dur time.Duration) (float64, error) {
+	bin, err := exec.LookPath("pgbench")
+	if err != nil {
+		return 0, err
+	}
+	env := tenanttest.Get(b)
+	admin, err := sql.Open("pgx", env.OwnerURL)
+	if err != nil {
+		return 0, err
+	}
+	defer admin.Close()
+	name := "stacks_pgbench_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		return 0, err
+	}
+	defer admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	u, _ := url.Parse(env.OwnerURL)
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	if out, err := exec.Command(bin, "-i", "-q", "-s", strconv.Itoa(clients), u.String()).CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("pgbench -i: %v: %s", err, out)
+	}
+	out, err := exec.Command(bin, "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(int(dur.Seconds())), u.String()).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pgbench: %v: %s", err, out)
+	}
+	m := tpsRe.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+	}
+	b.Logf("pgbench TPC-B, scale %d, %d clients, %s:\n%s", clients, clients, dur, out)
+	return strconv.ParseFloat(string(m[1]), 64)
+}
