@@ -31,6 +31,9 @@ import (
 
 	"github.com/stacks-ils/stacks/api"
 	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/migrations"
 	"github.com/stacks-ils/stacks/tenants"
@@ -259,9 +262,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	defer enq.Close()
 	cat := catalog.NewService(svc.tenants).SetJobs(enq, log)
 	cat.MaxImportBytes = cfg.ImportMaxBytes
+	pat := patrons.NewService(svc.tenants)
+	pol := policy.NewService(svc.tenants)
+	circ := circulation.NewService(svc.tenants, cat, pat, pol)
 	var w *workers.Worker
 	if runWorker {
-		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency})
+		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency}).SetCirculation(circ)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -274,7 +280,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ})
 		go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 		log.Info("api listening", "addr", cfg.HTTPAddr, "base_url", cfg.BaseURL, "version", versionString())
 	}

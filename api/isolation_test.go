@@ -38,6 +38,8 @@ type fixture struct {
 	ChargeID                string
 	RuleID, ClosedDayID     string
 	LoanItemID, LoanBarcode string
+	BlockID                 string
+	APatronID               string   // a patron of A, for probes that need one
 	BIDs                    []string // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
@@ -145,7 +147,68 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 	loan := func(f *fixture) string { return f.LoanID }
 	hold := func(f *fixture) string { return f.HoldID }
 	aBranch := func(f *fixture) string { return f.A.MainID }
+	bcat := func(*fixture) string { return "bcat" }
+	rule := func(f *fixture) string { return f.RuleID }
+	closed := func(f *fixture) string { return f.ClosedDayID }
+	btype := func(*fixture) string { return "btype" }
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/item-types"},
+		{Method: "POST", Path: "/api/v1/item-types", Body: func(*fixture) any { return map[string]any{"code": "atype", "name": "A's type"} }, Status: 201},
+		{Method: "GET", Path: "/api/v1/item-types/:code", URL: id("/api/v1/item-types/:code", btype), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/item-types/:code", URL: id("/api/v1/item-types/:code", btype),
+			Body: func(*fixture) any { return map[string]any{"name": "pwned"} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/item-types/:code", URL: id("/api/v1/item-types/:code", btype), Status: 404},
+		{Method: "GET", Path: "/api/v1/circulation/rules"},
+		{Method: "GET", Path: "/api/v1/circulation/rules", URL: func(f *fixture) string { return "/api/v1/circulation/rules?branch_id=" + f.B.MainID }},
+		{Method: "POST", Path: "/api/v1/circulation/rules", Body: func(f *fixture) any {
+			return map[string]any{"branch_id": f.B.MainID, "loan_days": 1}
+		}, Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/circulation/rules/lint"},
+		{Method: "GET", Path: "/api/v1/circulation/rules/:id", URL: id("/api/v1/circulation/rules/:id", rule), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/circulation/rules/:id", URL: id("/api/v1/circulation/rules/:id", rule),
+			Body: func(*fixture) any { return map[string]any{"loan_days": 1} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/circulation/rules/:id", URL: id("/api/v1/circulation/rules/:id", rule), Status: 404},
+		{Method: "GET", Path: "/api/v1/calendar/closed-days"},
+		{Method: "GET", Path: "/api/v1/calendar/closed-days", URL: func(f *fixture) string { return "/api/v1/calendar/closed-days?branch_id=" + f.B.MainID }},
+		{Method: "POST", Path: "/api/v1/calendar/closed-days", Body: func(f *fixture) any {
+			return map[string]any{"branch_id": f.B.MainID, "day": "2099-12-26"}
+		}, Status: 422, Code: "invalid_branch"},
+		{Method: "DELETE", Path: "/api/v1/calendar/closed-days/:id", URL: id("/api/v1/calendar/closed-days/:id", closed), Status: 404},
+		{Method: "GET", Path: "/api/v1/branches/:id/calendar", URL: id("/api/v1/branches/:id/calendar", func(f *fixture) string { return f.B.MainID }), Status: 404},
+
+		{Method: "GET", Path: "/api/v1/patron-categories"},
+		// A may create its own "bcat": codes are per tenant.
+		{Method: "POST", Path: "/api/v1/patron-categories", Body: func(*fixture) any { return map[string]any{"code": "acat", "name": "A's"} }, Status: 201},
+		{Method: "GET", Path: "/api/v1/patron-categories/:code", URL: id("/api/v1/patron-categories/:code", bcat), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/patron-categories/:code", URL: id("/api/v1/patron-categories/:code", bcat),
+			Body: func(*fixture) any { return map[string]any{"name": "pwned"} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/patron-categories/:code", URL: id("/api/v1/patron-categories/:code", bcat), Status: 404},
+		{Method: "GET", Path: "/api/v1/patrons"},
+		{Method: "GET", Path: "/api/v1/patrons", URL: func(f *fixture) string { return "/api/v1/patrons?q=" + f.Card }},
+		{Method: "GET", Path: "/api/v1/patrons", URL: func(f *fixture) string { return "/api/v1/patrons?q=tenant&home_branch_id=" + f.B.MainID }},
+		{Method: "POST", Path: "/api/v1/patrons", Body: func(f *fixture) any {
+			return map[string]any{"card_number": "A-1", "last_name": "Spy", "category": "adult", "home_branch_id": f.B.MainID}
+		}, Status: 422, Code: "invalid_branch"},
+		{Method: "POST", Path: "/api/v1/patrons", Body: func(f *fixture) any {
+			return map[string]any{"card_number": "A-2", "last_name": "Spy", "category": "adult", "home_branch_id": f.A.MainID, "guarantor_id": f.PatronID}
+		}, Status: 422, Code: "invalid_guarantor"},
+		{Method: "GET", Path: "/api/v1/patrons/:id", URL: id("/api/v1/patrons/:id", patron), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/patrons/:id", URL: id("/api/v1/patrons/:id", patron),
+			Body: func(*fixture) any { return map[string]any{"last_name": "pwned"} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/blocks", URL: id("/api/v1/patrons/:id/blocks", patron),
+			Body: func(*fixture) any { return map[string]any{"reason": "pwned"} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/patrons/:id/blocks/:block_id", URL: func(f *fixture) string {
+			return "/api/v1/patrons/" + f.PatronID + "/blocks/" + f.BlockID
+		}, Status: 404},
+		{Method: "POST", Path: "/api/v1/patrons/:id/merge", URL: id("/api/v1/patrons/:id/merge", patron),
+			Body: func(f *fixture) any { return map[string]any{"from_patron_id": f.APatronID} }, Status: 404},
+		// A's own patron (created above) absorbing B's: B's record names nothing in A.
+		{Method: "POST", Path: "/api/v1/patrons/:id/merge", URL: func(f *fixture) string { return "/api/v1/patrons/" + f.APatronID + "/merge" },
+			Body: func(f *fixture) any { return map[string]any{"from_patron_id": f.PatronID} }, Status: 422, Code: "invalid_patron"},
+		{Method: "POST", Path: "/api/v1/patrons/:id/approve", URL: id("/api/v1/patrons/:id/approve", patron), Status: 404},
+		{Method: "POST", Path: "/api/v1/opac/register", NotScoped: "public; the library is chosen by slug (TestSelfRegistration)"},
+		{Method: "POST", Path: "/api/v1/opac/verify-email", NotScoped: "public; a token only verifies in the library that issued it (TestSelfRegistration)"},
+
 		// B's card and B's item barcode at A's own desk: neither exists for A.
 		{Method: "POST", Path: "/api/v1/circulation/checkout", Body: func(f *fixture) any {
 			return map[string]any{"patron_card": f.Card, "item_barcode": f.Barcode, "branch_id": aBranch(f)}
@@ -247,7 +310,8 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/patrons/" + f.PatronID, "/api/v1/patrons/" + f.PatronID + "/loans?status=all", "/api/v1/patrons/" + f.PatronID + "/holds?status=",
 		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
-		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID} {
+		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype",
+		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -277,8 +341,12 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	want(t, jobR, 202)
 	f.JobID = jobR.Body["job_id"].(string)
 	circulationFixture(t, s, f)
+	ap := call(t, s, "POST", "/api/v1/patrons", a.Token, map[string]any{"card_number": "A-CARD-1", "last_name": "Ay",
+		"category": "adult", "home_branch_id": a.MainID, "expires_on": "2099-12-31"})
+	want(t, ap, 201)
+	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
-		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID}
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {
@@ -347,6 +415,11 @@ func circulationFixture(t *testing.T, s *api.Server, f *fixture) {
 	cd := call(t, s, "POST", "/api/v1/calendar/closed-days", b.Token, map[string]any{"branch_id": b.MainID, "day": "2099-12-25", "name": "B holiday"})
 	want(t, cd, 201)
 	f.ClosedDayID = firstID(cd.Body)
+	bl := call(t, s, "POST", "/api/v1/patrons/"+f.PatronID+"/blocks", b.Token, map[string]any{"reason": "B's block"})
+	want(t, bl, 201)
+	f.BlockID = bl.Body["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/patron-categories", b.Token, map[string]any{"code": "bcat", "name": "B only"}), 201)
+	want(t, call(t, s, "POST", "/api/v1/item-types", b.Token, map[string]any{"code": "btype", "name": "B only"}), 201)
 }
 
 // firstID is the id of a created resource, or of the first in a list.

@@ -114,8 +114,10 @@ func New(cfg Config, d Deps) *Server {
 	routes := append(s.systemRoutes(), d.Tenants.Routes()...)
 	routes = append(routes, d.Catalog.Routes()...)
 	routes = append(routes, d.Patrons.Routes()...)
-	routes = append(routes, d.Policy.Routes()...)
+	// Circulation before policy: /circulation/rules/explain must win over
+	// policy's /circulation/rules/:id.
 	routes = append(routes, d.Circulation.Routes()...)
+	routes = append(routes, d.Policy.Routes()...)
 	s.mount(routes)
 	return s
 }

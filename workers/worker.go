@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -42,6 +43,7 @@ type Worker struct {
 	pool    *tenants.Pool
 	tenants *tenants.Service
 	catalog *catalog.Service
+	circ    *circulation.Service
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
 	client  *asynq.Client
@@ -74,6 +76,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypePurgeSessions, w.handlePurgeSessions)
 	w.mux.HandleFunc(TypePurgeTenantSessions, w.handlePurgeTenantSessions)
 	w.mux.HandleFunc(TypeImportMARC, w.handleImportMARC)
+	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
+	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
 	return w
 }
 
@@ -83,6 +87,12 @@ func (w *Worker) Start() error {
 	// purge per tenant per day whatever the number of schedulers.
 	if _, err := w.sched.Register("@hourly", asynq.NewTask(TypePurgeSessions, nil),
 		asynq.Queue("maintenance"), asynq.Unique(55*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	// Every 15 minutes: each tenant's nightly circulation job starts within
+	// 15 minutes of its local MaintenanceHour.
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeCirculationDaily, nil),
+		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}
 	if err := w.srv.Start(w.mux); err != nil {

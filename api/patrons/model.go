@@ -83,11 +83,20 @@ type Category struct {
 	MaxAge          *int      `json:"max_age"`
 	MaxLoans        *int      `json:"max_loans"`
 	MaxHolds        *int      `json:"max_holds"`
-	FineThreshold   *int64    `json:"fine_threshold"` // minor units of the tenant's currency
-	MaxOverdue      *int      `json:"max_overdue"`
-	MaxLost         *int      `json:"max_lost"`
-	CreatedAt       time.Time `json:"created_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	FineThreshold   *int64    `json:"-"` // minor units of the tenant's currency
+	// FineLimit is FineThreshold with the tenant's currency, the JSON view
+	// ({"amount","currency"} or null); filled by the category handlers.
+	FineLimit  *Money    `json:"fine_threshold" gorm:"-"`
+	MaxOverdue *int      `json:"max_overdue"`
+	MaxLost    *int      `json:"max_lost"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Money is an amount in minor units (cents) with its ISO 4217 currency.
+type Money struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
 }
 
 // TableName maps Category to its table.

@@ -269,11 +269,16 @@ func (s *Service) DeleteClosedDay(ctx context.Context, id uuid.UUID) error {
 // Closed days are loaded from the day before from's date (in from's own
 // zone) to 371 days after to's date, which covers every zone.
 func (s *Service) Calendar(ctx context.Context, branchID uuid.UUID, from, to time.Time) (*Calendar, error) {
-	db, err := tenants.DB(ctx)
+	b, err := s.tenants.GetBranch(ctx, branchID)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.tenants.GetBranch(ctx, branchID)
+	return calendarOf(ctx, b, from, to)
+}
+
+// calendarOf is Calendar for a loaded branch.
+func calendarOf(ctx context.Context, b *tenants.Branch, from, to time.Time) (*Calendar, error) {
+	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +372,7 @@ func (s *Service) BranchDays(ctx context.Context, branchID uuid.UUID, from, to s
 		return nil, errs.E(errs.BadRequest, "bad_query",
 			fmt.Sprintf("to must be on or after from, at most %d days in all", MaxCalendarDays)).WithDetails(map[string]any{"field": "to"})
 	}
-	cal, err := s.Calendar(ctx, branchID, f, t)
+	cal, err := calendarOf(ctx, b, f, t)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,92 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Circulation maintenance: expire holds (past their not-needed-after date,
+// or not picked up in time) and anonymise borrowing history per patron
+// privacy and tenant retention. Once a day per tenant, at or after
+// MaintenanceHour in the tenant's time zone.
+const (
+	TypeCirculationDaily       = "circulation:daily"        // fan-out over tenants
+	TypeCirculationDailyTenant = "circulation:daily:tenant" // one tenant
+	// MaintenanceHour is the local hour from which the nightly job runs.
+	MaintenanceHour = 2
+)
+
+// SetCirculation connects the circulation service the nightly job runs.
+func (w *Worker) SetCirculation(c *circulation.Service) *Worker {
+	w.circ = c
+	return w
+}
+
+// handleCirculationDaily enqueues the day's job for every active tenant
+// whose local time has reached MaintenanceHour. The task id carries the
+// tenant's local date, so however often this runs (every 15 minutes, on
+// two schedulers, after a restart) a tenant gets one run per local day.
+func (w *Worker) handleCirculationDaily(ctx context.Context, _ *asynq.Task) error {
+	ts, err := w.pool.ActiveTenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := w.opt.Now()
+	for _, t := range ts {
+		loc, err := time.LoadLocation(t.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		local := now.In(loc)
+		if local.Hour() < MaintenanceHour {
+			continue
+		}
+		day := local.Format(time.DateOnly)
+		payload, _ := json.Marshal(tenantPayload{TenantID: t.ID, AsOf: day})
+		_, err = w.client.EnqueueContext(ctx, asynq.NewTask(TypeCirculationDailyTenant, payload),
+			asynq.Queue("maintenance"), asynq.TaskID(TypeCirculationDailyTenant+":"+t.ID.String()+":"+day),
+			asynq.Retention(72*time.Hour), asynq.MaxRetry(5))
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue circulation job for %s: %w", t.ID, err)
+		}
+	}
+	return nil
+}
+
+func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task) error {
+	var p tenantPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil {
+		return fmt.Errorf("bad payload %q: %w", t.Payload(), asynq.SkipRetry)
+	}
+	if w.circ == nil {
+		return fmt.Errorf("circulation service not connected: %w", asynq.SkipRetry)
+	}
+	var expired, anonymised int
+	err := w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error {
+		sys, err := tenants.SystemPrincipal(ctx)
+		if err != nil {
+			return err
+		}
+		ctx = tenants.WithPrincipal(ctx, sys)
+		if expired, err = w.circ.ExpireHolds(ctx); err != nil {
+			return err
+		}
+		anonymised, err = w.circ.AnonymiseHistory(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("circulation job for %s: %w", p.TenantID, err)
+	}
+	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_anonymised", anonymised)
+	return nil
+}
