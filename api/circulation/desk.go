@@ -128,11 +128,7 @@ func (s *Service) patronRefusals(ctx context.Context, p *patrons.Patron, loc *ti
 // blockRefusals turns the patron's live blocks, given their standing, into
 // refusals.
 func (s *Service) blockRefusals(ctx context.Context, p *patrons.Patron, st patrons.AccountStanding, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, error) {
-	cat, err := s.patrons.GetCategory(ctx, p.Category)
-	if err != nil && errs.KindOf(err) != errs.NotFound {
-		return nil, nil, err
-	}
-	blocks, err := s.patrons.Blocks(ctx, p, cat, st, at, loc)
+	blocks, cat, err := s.patrons.Evaluate(ctx, p, st, at, loc)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -507,7 +507,7 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 FROM branches b JOIN tenants t ON t.id = b.tenant_id
 WHERE b.id = h.pickup_branch_id AND (
   (h.status = 'waiting' AND h.shelf_expires_at < @now) OR
-  (h.status = 'pending' AND h.not_needed_after < (@now::timestamptz AT TIME ZONE t.timezone)::date))
+  (h.status = 'pending' AND h.not_needed_after < (CAST(@now AS timestamptz) AT TIME ZONE t.timezone)::date))
 RETURNING h.*`, map[string]any{"now": now}).Scan(&expired).Error
 	if err != nil {
 		return 0, fmt.Errorf("expire holds: %w", err)

@@ -199,10 +199,10 @@ func (s *Service) AnonymiseHistory(ctx context.Context) (int, error) {
 	var ids []uuid.UUID
 	q := `SELECT l.id FROM loans l JOIN patrons p ON p.id = l.patron_id
 WHERE l.status = 'returned' AND (p.history_privacy = 'never'
-   OR (p.history_privacy = 'keep_n_days' AND l.returned_at < @now::timestamptz - make_interval(days => p.history_days))`
+   OR (p.history_privacy = 'keep_n_days' AND l.returned_at < CAST(@now AS timestamptz) - make_interval(days => p.history_days))`
 	args := map[string]any{"now": now}
 	if settings.HistoryRetentionDays != nil {
-		q += ` OR l.returned_at < @now::timestamptz - make_interval(days => @keep)`
+		q += ` OR l.returned_at < CAST(@now AS timestamptz) - make_interval(days => @keep)`
 		args["keep"] = *settings.HistoryRetentionDays
 	}
 	q += ")"

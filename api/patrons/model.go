@@ -7,6 +7,7 @@ package patrons
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -221,10 +222,54 @@ func (s *Service) GetCategory(ctx context.Context, code string) (*Category, erro
 // force, an expired or not yet active card, and the category's thresholds
 // against st. An empty list means the patron may borrow.
 func (s *Service) Blocks(ctx context.Context, p *Patron, cat *Category, st AccountStanding, now time.Time, loc *time.Location) ([]Block, error) {
+	blocks, _, err := s.evaluate(ctx, p, cat, st, now, loc)
+	return blocks, err
+}
+
+// Evaluate is Blocks with the patron's category loaded in the same
+// statement as the manual blocks (one round trip at the desk); it returns
+// the category too (nil when it no longer exists).
+func (s *Service) Evaluate(ctx context.Context, p *Patron, st AccountStanding, now time.Time, loc *time.Location) ([]Block, *Category, error) {
+	return s.evaluate(ctx, p, nil, st, now, loc)
+}
+
+// evaluate loads the manual blocks in force (and the category, when cat is
+// nil) and applies blocksOf.
+func (s *Service) evaluate(ctx context.Context, p *Patron, cat *Category, st AccountStanding, now time.Time, loc *time.Location) ([]Block, *Category, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	today := now.In(loc).Format(time.DateOnly)
+	var row struct {
+		Category `gorm:"embedded"`
+		Manual   []byte
+	}
+	code := p.Category
+	if cat != nil {
+		code = "" // known: the join finds nothing and only the blocks are read
+	}
+	err = db.Raw(`SELECT c.*, (SELECT json_agg(b ORDER BY b.created_at) FROM patron_blocks b
+  WHERE b.patron_id = @p AND b.lifted_at IS NULL AND (b.ends_on IS NULL OR b.ends_on >= CAST(@today AS date))) AS manual
+FROM (SELECT 1) one LEFT JOIN patron_categories c ON c.code = @code`,
+		map[string]any{"p": p.ID, "today": today, "code": code}).Scan(&row).Error
+	if err != nil {
+		return nil, nil, fmt.Errorf("load blocks: %w", err)
+	}
+	if cat == nil && row.Code != "" {
+		cat = &row.Category
+	}
+	var manual []ManualBlock
+	if len(row.Manual) > 0 {
+		if err := json.Unmarshal(row.Manual, &manual); err != nil {
+			return nil, nil, fmt.Errorf("decode blocks: %w", err)
+		}
+	}
+	return blocksOf(p, cat, manual, st, today), cat, nil
+}
+
+// blocksOf is the rule book of blocks, on loaded facts.
+func blocksOf(p *Patron, cat *Category, manual []ManualBlock, st AccountStanding, today string) []Block {
 	var blocks []Block
 	switch p.Status {
 	case StatusPending:
@@ -234,14 +279,8 @@ func (s *Service) Blocks(ctx context.Context, p *Patron, cat *Category, st Accou
 	case StatusMerged:
 		blocks = append(blocks, Block{Code: "merged", Message: "this record was merged into another patron record; use that one"})
 	}
-	today := now.In(loc).Format(time.DateOnly)
 	if p.ExpiresOn < today {
 		blocks = append(blocks, Block{Code: "expired", Message: "the library card expired on " + p.ExpiresOn})
-	}
-	var manual []ManualBlock
-	if err := db.Where("patron_id = ? AND lifted_at IS NULL AND (ends_on IS NULL OR ends_on >= ?)", p.ID, today).
-		Order("created_at").Find(&manual).Error; err != nil {
-		return nil, fmt.Errorf("load blocks: %w", err)
 	}
 	for _, m := range manual {
 		b := Block{Code: "manual", Message: m.Reason, BlockID: &m.ID}
@@ -266,7 +305,7 @@ func (s *Service) Blocks(ctx context.Context, p *Patron, cat *Category, st Accou
 				"has %d lost items; the limit is %d", st.Lost, *cat.MaxLost)})
 		}
 	}
-	return blocks, nil
+	return blocks
 }
 
 // FormatMoney renders minor units for people: "12.50 USD". Currencies

@@ -276,61 +276,24 @@ func (s *Service) Calendar(ctx context.Context, branchID uuid.UUID, from, to tim
 	return calendarOf(ctx, b, from, to)
 }
 
-// calendarOf is Calendar for a loaded branch.
+// calendarOf is Calendar for a loaded branch, in one statement.
 func calendarOf(ctx context.Context, b *tenants.Branch, from, to time.Time) (*Calendar, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(b.EffectiveTimezone)
+	cal, ancestors := calendarBase(b)
+	var row struct {
+		AncestorHours []byte
+		Closed        []byte
+	}
+	err = db.Raw(`SELECT 1 AS one`+deskPolicyTail, map[string]any{"path": tenants.UUIDs(b.Path), "ancestors": tenants.UUIDs(ancestors),
+		"first": from.AddDate(0, 0, -1).Format(time.DateOnly), "last": to.AddDate(0, 0, maxShift+1).Format(time.DateOnly)}).
+		Scan(&row).Error
 	if err != nil {
-		loc = time.UTC
+		return nil, fmt.Errorf("calendar: %w", err)
 	}
-	cal := NewCalendar(loc, b.Path, b.OpeningHours, nil)
-	if cal.weekly != nil {
-		cal.hoursSource = &b.ID
-	} else if len(b.Path) > 1 {
-		var anc []struct {
-			ID           uuid.UUID
-			OpeningHours tenants.OpeningHours
-		}
-		if err := db.Raw(`SELECT id, opening_hours FROM branches WHERE id = ANY(?::uuid[])`, b.Path[:len(b.Path)-1]).
-			Scan(&anc).Error; err != nil {
-			return nil, fmt.Errorf("ancestor hours: %w", err)
-		}
-		for i := len(b.Path) - 2; i >= 0 && cal.weekly == nil; i-- {
-			for _, a := range anc {
-				if a.ID == b.Path[i] && hasHours(a.OpeningHours) {
-					cal.weekly, cal.hoursSource = a.OpeningHours, &a.ID
-				}
-			}
-		}
-	}
-	var rows []struct {
-		BranchID *uuid.UUID
-		Day      string
-		Name     string
-	}
-	first := from.AddDate(0, 0, -1).Format(time.DateOnly)
-	last := to.AddDate(0, 0, maxShift+1).Format(time.DateOnly)
-	err = db.Raw(`SELECT branch_id, to_char(day, 'YYYY-MM-DD') AS day, name FROM closed_days
-		WHERE (branch_id IS NULL OR branch_id = ANY(?::uuid[])) AND day BETWEEN ?::date AND ?::date`,
-		b.Path, first, last).Scan(&rows).Error
-	if err != nil {
-		return nil, fmt.Errorf("closed days: %w", err)
-	}
-	// Several rows on one date: the nearest unit's name wins.
-	depth := map[string]int{}
-	for _, r := range rows {
-		d := 0
-		if r.BranchID != nil {
-			d = slices.Index(b.Path, *r.BranchID) + 1
-		}
-		if old, ok := depth[r.Day]; !ok || d > old {
-			depth[r.Day], cal.closed[r.Day] = d, r.Name
-		}
-	}
-	return cal, nil
+	return cal, cal.load(b, row.AncestorHours, row.Closed)
 }
 
 // BranchCalendar is the effective calendar of a branch over a range of dates.

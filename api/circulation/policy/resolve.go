@@ -20,13 +20,10 @@ import (
 // a scan of the tenant's rows; the statement takes a fraction of a
 // millisecond.
 const resolveQuery = ruleSelect + `
-WHERE (r.branch_id IS NULL OR r.branch_id = ANY(?::uuid[]))
-  AND (r.patron_category IS NULL OR r.patron_category = ?)
-  AND (r.item_type IS NULL OR r.item_type = ?)
-ORDER BY (CASE WHEN r.item_type IS NULL THEN 0 ELSE 4 END
-        + CASE WHEN r.patron_category IS NULL THEN 0 ELSE 2 END
-        + CASE WHEN r.branch_id IS NULL THEN 0 ELSE 1 END) DESC,
-         array_position(?::uuid[], r.branch_id) DESC NULLS LAST
+WHERE (r.branch_id IS NULL OR r.branch_id = ANY(CAST(@rpath AS uuid[])))
+  AND (r.patron_category IS NULL OR r.patron_category = @category)
+  AND (r.item_type IS NULL OR r.item_type = @type)
+ORDER BY ` + precedenceOrder + `
 LIMIT 1`
 
 // subjectPath returns subj.BranchPath, loading the branch when it is empty.
@@ -58,7 +55,7 @@ func (s *Service) Resolve(ctx context.Context, subj Subject) (*Rule, error) {
 	}
 	p := tenants.UUIDs(path)
 	var r Rule
-	res := db.Raw(resolveQuery, p, subj.PatronCategory, subj.ItemType, p).Scan(&r)
+	res := db.Raw(resolveQuery, map[string]any{"rpath": p, "category": subj.PatronCategory, "type": subj.ItemType}).Scan(&r)
 	if res.Error != nil {
 		return nil, fmt.Errorf("resolve rule: %w", res.Error)
 	}
