@@ -2,6 +2,7 @@ package circulation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -189,7 +190,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
 			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
 	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
+	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +209,8 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		return nil, err
 	}
 	refusals = append(refusals, pr...)
-	rule, err := s.policy.Resolve(ctx, policy.Subject{BranchID: d.branch.ID, BranchPath: d.branch.Path,
-		PatronCategory: p.Category, ItemType: item.ItemType})
+	rule, cal, err := s.policy.DeskPolicy(ctx, policy.RuleRef{Subject: policy.Subject{BranchID: d.branch.ID,
+		BranchPath: d.branch.Path, PatronCategory: p.Category, ItemType: item.ItemType}}, d.branch, d.at, d.at)
 	if err != nil {
 		return nil, err
 	}
@@ -233,10 +234,6 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if err != nil {
 		return nil, err
 	}
-	cal, err := s.policy.Calendar(ctx, d.branch.ID, d.at, d.at)
-	if err != nil {
-		return nil, err
-	}
 	loan := &Loan{ID: tenants.NewID(), ItemID: item.ID, PatronID: &p.ID, PatronCategory: p.Category,
 		ItemType: item.ItemType, BibID: item.BibID, BranchID: d.branch.ID, RuleID: &rule.ID, Status: LoanActive,
 		CheckedOutAt: d.at, DueAt: cal.DueAt(rule, d.at), RenewalsAllowed: rule.Renewals}
@@ -244,7 +241,19 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if p := tenants.PrincipalFrom(ctx); p != nil && p.UserID != uuid.Nil {
 		loan.CreatedBy = &p.UserID
 	}
-	if err := db.Omit("Barcode", "Title").Create(loan).Error; err != nil {
+	reason := ""
+	if in.Override != nil {
+		reason = in.Override.Reason
+	}
+	// The loan and its audit entry in one statement.
+	err = s.auditWith(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
+		Details: map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}},
+		`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, rule_id, status,
+  checked_out_at, due_at, renewals_allowed, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		loan.TenantID, loan.ID, loan.ItemID, loan.PatronID, loan.PatronCategory, loan.ItemType, loan.BibID, loan.BranchID,
+		loan.RuleID, loan.Status, loan.CheckedOutAt, loan.DueAt, loan.RenewalsAllowed, loan.CreatedBy)
+	if err != nil {
 		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
 			return nil, errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
 		}
@@ -255,11 +264,10 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	}
 	// The loan fills the patron's own hold: the one this copy waited for,
 	// or else their oldest hold on this title or this copy.
-	if heldFor == nil {
+	if heldFor == nil && f.OwnHold != nil {
 		var hs []Hold
-		if err := db.Raw(`SELECT * FROM holds WHERE patron_id = ? AND status = 'pending' AND (item_id = ? OR (item_id IS NULL AND bib_id = ?))
-  ORDER BY requested_at LIMIT 1 FOR UPDATE`, p.ID, item.ID, item.BibID).Scan(&hs).Error; err != nil {
-			return nil, fmt.Errorf("patron's holds: %w", err)
+		if err := db.Raw(`SELECT * FROM holds WHERE id = ? AND status = 'pending' FOR UPDATE`, *f.OwnHold).Scan(&hs).Error; err != nil {
+			return nil, fmt.Errorf("patron's hold: %w", err)
 		}
 		if len(hs) == 1 {
 			heldFor = &hs[0]
@@ -274,15 +282,6 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 				return nil, err
 			}
 		}
-	}
-	reason := ""
-	if in.Override != nil {
-		reason = in.Override.Reason
-	}
-	details := map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}
-	if err := s.audit(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
-		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, Details: details, At: d.at}); err != nil {
-		return nil, err
 	}
 	return &CheckoutResult{Loan: loan.fill(s.now()), Hold: heldFor, Overridden: forced}, nil
 }
@@ -333,62 +332,77 @@ func (s *Service) Checkin(ctx context.Context, in CheckinInput) (*CheckinResult,
 	return s.checkin(ctx, d, item)
 }
 
+// checkinFacts is everything a checkin needs beyond the item, read (and
+// locked) in one statement: the open loan, the open transit, the hold the
+// copy is set aside for, the next hold it could fill, the settings and the
+// borrower's privacy choice.
+type checkinFacts struct {
+	Loan     `gorm:"embedded"`
+	HasLoan  bool
+	Privacy  *string
+	Settings []byte
+	Transit  []byte
+	Trapped  []byte
+	Next     []byte
+}
+
+const checkinFactsSQL = `SELECT l.*, l.id IS NOT NULL AS has_loan,
+  (SELECT history_privacy FROM patrons WHERE id = l.patron_id) AS privacy,
+  (SELECT row_to_json(s) FROM circ_settings s) AS settings,
+  (SELECT row_to_json(t) FROM transits t WHERE t.item_id = @item AND t.received_at IS NULL AND t.canceled_at IS NULL
+     FOR UPDATE) AS transit,
+  (SELECT row_to_json(h) FROM holds h WHERE h.trapped_item_id = @item AND h.status IN ('in_transit', 'waiting')
+     FOR UPDATE) AS trapped,
+  (SELECT row_to_json(h) FROM holds h JOIN patrons p ON p.id = h.patron_id
+     WHERE h.status = 'pending' AND p.status = 'active' AND (h.item_id = @item OR (h.item_id IS NULL AND h.bib_id = @bib))
+       AND (h.suspended_until IS NULL OR h.suspended_until <= CAST(@day AS date))
+       AND (h.not_needed_after IS NULL OR h.not_needed_after >= CAST(@day AS date))
+     ORDER BY h.requested_at, h.id LIMIT 1 FOR UPDATE OF h) AS next
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT * FROM loans WHERE item_id = @item AND status <> 'returned' FOR UPDATE) l ON true`
+
 func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*CheckinResult, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
 	}
+	var cf checkinFacts
+	if err := db.Raw(checkinFactsSQL, map[string]any{"item": item.ID, "bib": item.BibID,
+		"day": d.at.In(d.loc).Format(time.DateOnly)}).Scan(&cf).Error; err != nil {
+		return nil, fmt.Errorf("checkin facts: %w", err)
+	}
+	var settings Settings
+	if err := json.Unmarshal(cf.Settings, &settings); err != nil {
+		return nil, fmt.Errorf("circulation settings: %w", err)
+	}
 	res := &CheckinResult{}
-	settings, err := s.GetSettings(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var loans []Loan
-	if err := db.Raw("SELECT * FROM loans WHERE item_id = ? AND status <> 'returned' FOR UPDATE", item.ID).Scan(&loans).Error; err != nil {
-		return nil, fmt.Errorf("open loan: %w", err)
-	}
-	if len(loans) == 1 {
-		loan := &loans[0]
+	e := auditEntry{Action: "checkin", BranchID: &d.branch.ID, ItemID: &item.ID, At: d.at,
+		Details: map[string]any{"barcode": item.Barcode}}
+	if cf.HasLoan {
+		loan := &cf.Loan
 		if d.at.Before(loan.CheckedOutAt) {
 			return nil, errs.Field("returned_at", "before_checkout", "returned_at is before the item was checked out")
 		}
-		if err := s.closeLoan(ctx, d, loan, item, settings, res); err != nil {
+		if err := s.closeLoan(ctx, d, loan, item, &settings, cf.Privacy, res, &e); err != nil {
 			return nil, err
 		}
 		res.Loan = loan.fill(s.now())
+	} else if err := s.audit(ctx, e); err != nil {
+		return nil, err
 	}
-	if err := s.route(ctx, d, item, settings, res); err != nil {
+	if err := s.route(ctx, d, item, &settings, &cf, res); err != nil {
 		return nil, err
 	}
 	res.Item.ID, res.Item.Barcode, res.Item.BranchID = item.ID, item.Barcode, item.BranchID
-	details := map[string]any{"route": res.Route, "barcode": item.Barcode}
-	if res.Fine != nil {
-		details["fine"] = res.Fine
-	}
-	e := auditEntry{Action: "checkin", BranchID: &d.branch.ID, ItemID: &item.ID, Details: details, At: d.at}
-	if res.Loan != nil {
-		e.LoanID, e.PatronID = &res.Loan.ID, res.Loan.PatronID
-	}
-	if res.Hold != nil {
-		e.HoldID = &res.Hold.ID
-	}
-	if err := s.audit(ctx, e); err != nil {
-		return nil, err
-	}
 	return res, nil
 }
 
 // closeLoan returns a loan: overdue fine for active loans, the lost charge
 // credited back for lost ones, history anonymised at once for patrons who
-// keep none.
-func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *catalog.Item, settings *Settings, res *CheckinResult) error {
-	db, _ := tenants.DB(ctx)
+// keep none. The loan's update and the audit entry e go in one statement.
+func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *catalog.Item, settings *Settings, privacy *string, res *CheckinResult, e *auditEntry) error {
 	if loan.Status == LoanActive && d.at.After(loan.DueAt) && loan.PatronID != nil {
-		rule, err := s.loanRule(ctx, loan)
-		if err != nil {
-			return err
-		}
-		cal, err := s.policy.Calendar(ctx, loan.BranchID, loan.DueAt, d.at)
+		rule, cal, err := s.loanPolicy(ctx, loan, d.branch, loan.DueAt, d.at)
 		if err != nil {
 			return err
 		}
@@ -399,6 +413,7 @@ func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *cata
 				return err
 			}
 			res.Fine = m
+			e.Details["fine"] = m
 		}
 	}
 	if loan.Status == LoanLost && loan.PatronID != nil {
@@ -411,70 +426,66 @@ func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *cata
 			res.Messages = append(res.Messages, "The item was lost and is found: its replacement charge is credited back.")
 		}
 	}
+	forget := privacy != nil && *privacy == "never"
+	e.LoanID = &loan.ID
+	if !forget {
+		e.PatronID = loan.PatronID
+	}
 	loan.Status, loan.ReturnedAt, loan.ReturnBranchID = LoanReturned, &d.at, &d.branch.ID
-	err := db.Exec(`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
-		d.at, d.branch.ID, loan.ID).Error
-	if err != nil {
+	if err := s.auditWith(ctx, *e, `UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
+		d.at, d.branch.ID, loan.ID); err != nil {
 		return fmt.Errorf("close loan: %w", err)
 	}
-	if loan.PatronID != nil {
-		var privacy string
-		if err := db.Raw("SELECT history_privacy FROM patrons WHERE id = ?", *loan.PatronID).Scan(&privacy).Error; err != nil {
-			return fmt.Errorf("patron privacy: %w", err)
+	if forget {
+		if err := s.anonymiseLoans(ctx, []uuid.UUID{loan.ID}); err != nil {
+			return err
 		}
-		if privacy == "never" {
-			if err := s.anonymiseLoans(ctx, []uuid.UUID{loan.ID}); err != nil {
-				return err
-			}
-			loan.PatronID = nil
-		}
+		loan.PatronID = nil
 	}
 	return nil
 }
 
-// loanRule is the rule a loan was made under, or, when that rule has been
-// deleted since, the rule that applies now.
-func (s *Service) loanRule(ctx context.Context, loan *Loan) (*policy.Rule, error) {
-	if loan.RuleID != nil {
-		r, err := tenants.Find[policy.Rule](ctx, "rule deleted", "id = ?", *loan.RuleID)
-		if err == nil {
-			return r, nil
-		}
-		if errs.KindOf(err) != errs.NotFound {
-			return nil, err
+// loanPolicy is the rule a loan was made under (or, when that rule has been
+// deleted since, the rule that applies now) with the calendar of the
+// loan's branch over [from, to].
+func (s *Service) loanPolicy(ctx context.Context, loan *Loan, known *tenants.Branch, from, to time.Time) (*policy.Rule, *policy.Calendar, error) {
+	b := known
+	if b == nil || b.ID != loan.BranchID {
+		var err error
+		if b, err = s.tenants.GetBranch(ctx, loan.BranchID); err != nil {
+			return nil, nil, err
 		}
 	}
-	b, err := s.tenants.GetBranch(ctx, loan.BranchID)
-	if err != nil {
-		return nil, err
-	}
-	return s.policy.Resolve(ctx, policy.Subject{BranchID: b.ID, BranchPath: b.Path, PatronCategory: loan.PatronCategory, ItemType: loan.ItemType})
+	return s.policy.DeskPolicy(ctx, policy.RuleRef{ID: loan.RuleID, Subject: policy.Subject{BranchID: b.ID, BranchPath: b.Path,
+		PatronCategory: loan.PatronCategory, ItemType: loan.ItemType}}, b, from, to)
 }
 
 // route decides where a checked-in item goes: to a hold that wants it (on
 // this branch's hold shelf or in transit to the pickup branch), else to its
 // shelf, or in transit home.
-func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settings *Settings, res *CheckinResult) error {
+func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settings *Settings, cf *checkinFacts, res *CheckinResult) error {
 	db, _ := tenants.DB(ctx)
 	// An open transit ends here: received, or overtaken by this checkin.
-	var open []Transit
-	if err := db.Raw("SELECT * FROM transits WHERE item_id = ? AND received_at IS NULL AND canceled_at IS NULL FOR UPDATE", item.ID).
-		Scan(&open).Error; err != nil {
-		return fmt.Errorf("open transit: %w", err)
-	}
-	if len(open) == 1 {
-		if err := s.endTransit(ctx, item.ID, d.at, open[0].ToBranchID == d.branch.ID); err != nil {
+	if len(cf.Transit) > 0 {
+		var open Transit
+		if err := json.Unmarshal(cf.Transit, &open); err != nil {
+			return fmt.Errorf("open transit: %w", err)
+		}
+		if err := s.endTransit(ctx, item.ID, d.at, open.ToBranchID == d.branch.ID); err != nil {
 			return err
 		}
 	}
-	// A hold this copy already serves (waiting or travelling)?
-	h, err := s.trappedHold(ctx, item.ID)
-	if err != nil {
-		return err
-	}
-	if h == nil {
-		if h, err = s.nextHold(ctx, item, d.at.In(d.loc).Format(time.DateOnly)); err != nil {
-			return err
+	// A hold this copy already serves (waiting or travelling), else the
+	// next hold it can fill.
+	var h *Hold
+	for _, raw := range [][]byte{cf.Trapped, cf.Next} {
+		if len(raw) > 0 {
+			h = &Hold{}
+			if err := json.Unmarshal(raw, h); err != nil {
+				return fmt.Errorf("hold: %w", err)
+			}
+			h.fill()
+			break
 		}
 	}
 	if h != nil {
@@ -522,6 +533,9 @@ func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settin
 		res.Messages = append(res.Messages, "The item is "+item.Status+"; it was not put back into circulation.")
 	}
 	res.Route, res.Item.Status = "shelf", status
+	if status == item.Status {
+		return nil // already there: nothing to write
+	}
 	return s.catalog.SetItemState(ctx, item.ID, status, nil)
 }
 
@@ -580,7 +594,11 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if err != nil {
 		return nil, err
 	}
-	rule, err := s.loanRule(ctx, loan)
+	from, to := loan.DueAt, d.at
+	if to.Before(from) {
+		from, to = to, from
+	}
+	rule, cal, err := s.loanPolicy(ctx, loan, d.branch, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -598,27 +616,16 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 				details: map[string]any{"renewable_from": opens}})
 		}
 	}
-	today := d.at.In(d.loc).Format(time.DateOnly)
-	var waiting int
-	if err := db.Raw(`SELECT count(*) FROM holds WHERE status = 'pending' AND patron_id <> ?
-  AND (item_id = ? OR (item_id IS NULL AND bib_id = ?))
-  AND (suspended_until IS NULL OR suspended_until <= ?) AND (not_needed_after IS NULL OR not_needed_after >= ?)`,
-		p.ID, item.ID, item.BibID, today, today).Scan(&waiting).Error; err != nil {
-		return nil, fmt.Errorf("holds on the title: %w", err)
+	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
+	if err != nil {
+		return nil, err
 	}
-	if waiting > 0 {
-		// Another copy on the shelf could fill the hold; only count holds
-		// no available copy can serve.
-		var free int
-		if err := db.Raw(`SELECT count(*) FROM items WHERE bib_id = ? AND status = 'available'`, item.BibID).Scan(&free).Error; err != nil {
-			return nil, fmt.Errorf("free copies: %w", err)
-		}
-		if waiting > free {
-			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold", overridable: true,
-				msg: "Another patron is waiting for this title; it cannot be renewed.", details: map[string]any{"holds_waiting": waiting}})
-		}
+	// Holds of others on this title that no copy on the shelf can fill.
+	if f.Waiting > f.FreeCopies {
+		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold", overridable: true,
+			msg: "Another patron is waiting for this title; it cannot be renewed.", details: map[string]any{"holds_waiting": f.Waiting}})
 	}
-	pr, _, _, err := s.patronRefusals(ctx, p, d.loc, d.at)
+	pr, _, err := s.blockRefusals(ctx, p, f.standing(), d.loc, d.at)
 	if err != nil {
 		return nil, err
 	}
@@ -628,10 +635,6 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 		return nil, err
 	}
 	res := &RenewResult{Overridden: forced}
-	cal, err := s.policy.Calendar(ctx, loan.BranchID, loan.DueAt, d.at)
-	if err != nil {
-		return nil, err
-	}
 	if d.at.After(loan.DueAt) {
 		// Renewing an overdue item: the fine so far is charged now, and the
 		// new period starts today.
@@ -652,20 +655,18 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if due.Before(loan.DueAt) {
 		due = loan.DueAt // an early renewal never shortens a loan
 	}
-	if err := db.Exec("UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",
-		due, d.at, loan.ID).Error; err != nil {
-		return nil, fmt.Errorf("renew loan: %w", err)
-	}
-	loan.DueAt, loan.RenewalsUsed, loan.LastRenewedAt = due, loan.RenewalsUsed+1, &d.at
 	reason := ""
 	if ov != nil {
 		reason = ov.Reason
 	}
-	if err := s.audit(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+	if err := s.auditWith(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
-		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed}}); err != nil {
-		return nil, err
+		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed + 1}},
+		"UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",
+		due, d.at, loan.ID); err != nil {
+		return nil, fmt.Errorf("renew loan: %w", err)
 	}
+	loan.DueAt, loan.RenewalsUsed, loan.LastRenewedAt = due, loan.RenewalsUsed+1, &d.at
 	res.Loan = loan.fill(s.now())
 	return res, nil
 }

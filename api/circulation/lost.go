@@ -75,7 +75,7 @@ func (s *Service) MarkLost(ctx context.Context, loanID uuid.UUID, note string) (
 		}
 		res.Charges = append(res.Charges, *m)
 	}
-	rule, err := s.loanRule(ctx, loan)
+	rule, _, err := s.loanPolicy(ctx, loan, nil, now, now)
 	if err != nil {
 		return nil, err
 	}

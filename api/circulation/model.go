@@ -295,10 +295,12 @@ type auditEntry struct {
 }
 
 func (s *Service) audit(ctx context.Context, e auditEntry) error {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return err
-	}
+	return s.auditWith(ctx, e, "")
+}
+
+// auditSQL is the INSERT of one audit entry, with its arguments, so a
+// desk operation can send it in the same statement as its own write.
+func (s *Service) auditSQL(ctx context.Context, e auditEntry) (string, []any) {
 	tenant, _ := tenants.CurrentTenant(ctx)
 	var staff, key *uuid.UUID
 	if p := tenants.PrincipalFrom(ctx); p != nil {
@@ -309,19 +311,33 @@ func (s *Service) audit(ctx context.Context, e auditEntry) error {
 			key = &p.APIKeyID
 		}
 	}
-	details, _ := json.Marshal(e.Details)
-	if e.Details == nil {
-		details = []byte("{}")
+	details := []byte("{}")
+	if e.Details != nil {
+		details, _ = json.Marshal(e.Details)
 	}
 	if e.At.IsZero() {
 		e.At = s.now()
 	}
-	err = db.Exec(`INSERT INTO circ_audit (tenant_id, id, at, action, staff_id, api_key_id, branch_id, patron_id, item_id,
+	return `INSERT INTO circ_audit (tenant_id, id, at, action, staff_id, api_key_id, branch_id, patron_id, item_id,
   loan_id, hold_id, override_codes, override_reason, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		tenant, tenants.NewID(), e.At, e.Action, staff, key, e.BranchID, e.PatronID, e.ItemID, e.LoanID, e.HoldID,
-		tenants.Strings(e.OverrideCodes), e.OverrideReason, string(details)).Error
+		[]any{tenant, tenants.NewID(), e.At, e.Action, staff, key, e.BranchID, e.PatronID, e.ItemID, e.LoanID, e.HoldID,
+			tenants.Strings(e.OverrideCodes), e.OverrideReason, string(details)}
+}
+
+// auditWith records e after the data-modifying statement write (which may
+// be empty) in one round trip: "WITH w AS (write) INSERT INTO circ_audit".
+func (s *Service) auditWith(ctx context.Context, e auditEntry, write string, args ...any) error {
+	db, err := tenants.DB(ctx)
 	if err != nil {
-		return fmt.Errorf("audit %s: %w", e.Action, err)
+		return err
+	}
+	q, aargs := s.auditSQL(ctx, e)
+	if write != "" {
+		q = "WITH w AS (" + write + ") " + q
+		aargs = append(args, aargs...)
+	}
+	if err := db.Exec(q, aargs...).Error; err != nil {
+		return fmt.Errorf("%s: %w", e.Action, err)
 	}
 	return nil
 }

@@ -28,7 +28,12 @@ SELECT
   (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency,
   COALESCE((SELECT loanable FROM item_types WHERE code = @type), true) AS loanable,
   (SELECT id FROM holds WHERE item_id = @item AND status = 'pending' AND patron_id <> @p
-     AND (suspended_until IS NULL OR suspended_until <= @day) LIMIT 1) AS other_hold`
+     AND (suspended_until IS NULL OR suspended_until <= @day) LIMIT 1) AS other_hold,
+  (SELECT id FROM holds WHERE patron_id = @p AND status = 'pending' AND (item_id = @item OR (item_id IS NULL AND bib_id = @bib))
+     ORDER BY requested_at LIMIT 1) AS own_hold,
+  (SELECT count(*) FROM holds WHERE status = 'pending' AND patron_id <> @p AND (item_id = @item OR (item_id IS NULL AND bib_id = @bib))
+     AND (suspended_until IS NULL OR suspended_until <= @day) AND (not_needed_after IS NULL OR not_needed_after >= @day)) AS waiting,
+  (SELECT count(*) FROM items WHERE bib_id = @bib AND status = 'available') AS free_copies`
 
 // facts is the result of factsSQL.
 type facts struct {
@@ -38,6 +43,8 @@ type facts struct {
 	Currency                                    string
 	Loanable                                    bool
 	OtherHold                                   *uuid.UUID
+	OwnHold                                     *uuid.UUID
+	Waiting, FreeCopies                         int
 	loansByType                                 map[string]int
 }
 
@@ -59,7 +66,7 @@ func (f *facts) loansOf(itemType *string) int {
 }
 
 // loadFacts runs factsSQL for a patron and (optionally) an item.
-func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID *uuid.UUID, itemType string, day string) (*facts, error) {
+func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bibID *uuid.UUID, itemType string, day string) (*facts, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
@@ -69,7 +76,7 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID *uui
 	if day != "" {
 		dayArg = day
 	}
-	if err := db.Raw(factsSQL, map[string]any{"p": patronID, "now": s.now(), "item": itemID, "type": itemType, "day": dayArg}).
+	if err := db.Raw(factsSQL, map[string]any{"p": patronID, "now": s.now(), "item": itemID, "bib": bibID, "type": itemType, "day": dayArg}).
 		Scan(&f).Error; err != nil {
 		return nil, fmt.Errorf("patron standing: %w", err)
 	}
@@ -78,7 +85,7 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID *uui
 
 // Standing counts what decides a patron's automatic blocks.
 func (s *Service) Standing(ctx context.Context, patronID uuid.UUID) (patrons.AccountStanding, error) {
-	f, err := s.loadFacts(ctx, patronID, nil, "", "")
+	f, err := s.loadFacts(ctx, patronID, nil, nil, "", "")
 	if err != nil {
 		return patrons.AccountStanding{}, err
 	}
