@@ -12,6 +12,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
@@ -599,7 +603,12 @@ func TestFines_PaymentsWaiversAllocation(t *testing.T) {
 	c2 := call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": money(300), "note": "lost card"})
 	want(t, c2, 201)
 	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "overdue", "amount": money(300), "note": "x"}), 422, "invalid_charge_type")
-	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": map[string]any{"amount": 300, "currency": "EUR"}, "note": "x"}), 422, "invalid_amount")
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": map[string]any{"amount": 300, "currency": "EUR"}, "note": "x"}), 422, "currency_mismatch")
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": money(0), "note": "x"}), 422, "invalid_amount")
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": money(10), "note": "x",
+		"branch_id": "0190e0d5-9a2b-7c3d-8e4f-5a6b7c8d9e0f"}), 422, "invalid_branch")
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+pid+"/payments", d.lib.Token, map[string]any{"amount": money(10), "method": "cash",
+		"branch_id": "0190e0d5-9a2b-7c3d-8e4f-5a6b7c8d9e0f"}), 422, "invalid_branch")
 
 	// Partial payment goes to the oldest charge first.
 	r := call(t, s, "POST", "/api/v1/patrons/"+pid+"/payments", d.lib.Token, map[string]any{"amount": money(600), "method": "cash"})
@@ -778,4 +787,122 @@ func mustUUID(t testing.TB, s string) uuid.UUID {
 		t.Fatal(err)
 	}
 	return id
+}
+
+// Renewing an overdue loan charges the fine so far; returning it late again
+// charges only the new overdue period.
+func TestRenewOverdueThenReturnLate(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "late2")
+	main := d.lib.MainID
+	d.rule(map[string]any{"item_type": "dvd", "loan_days": 7, "renewals": 2, "renewal_days": 7, "fine_per_day": money(10)})
+	it, p := d.item(main, "dvd"), d.patron(main, nil)
+	r := d.checkout(d.lib.Token, p, it, main, map[string]any{"at": time.Now().AddDate(0, 0, -30).Format(time.RFC3339)})
+	want(t, r, 201)
+	loanID := obj(r.Body["loan"])["id"].(string)
+	// 23 days overdue when renewed 20 days ago (backdated renewal).
+	r = call(t, s, "POST", "/api/v1/loans/"+loanID+"/renew", d.lib.Token, map[string]any{"at": time.Now().AddDate(0, 0, -20).Format(time.RFC3339)})
+	want(t, r, 200)
+	if obj(r.Body["fine"])["amount"] != float64(30) {
+		t.Fatalf("fine at renewal: %s", r.Raw)
+	}
+	r = d.checkin(d.lib.Token, it, main, nil)
+	want(t, r, 200)
+	if obj(r.Body["fine"])["amount"] != float64(130) {
+		t.Fatalf("fine at return (13 more days): %s", r.Raw)
+	}
+	f := call(t, s, "GET", "/api/v1/patrons/"+p["id"].(string)+"/fines", d.lib.Token, nil)
+	if obj(f.Body["balance"])["amount"] != float64(160) {
+		t.Fatalf("balance: %s", f.Raw)
+	}
+}
+
+func TestTenantCurrency(t *testing.T) {
+	s := newServer(t, api.Config{})
+	slug := uniqueSlug("eur")
+	r := call(t, s, "POST", "/api/v1/signup", "", map[string]any{"library_name": "Bibliotheek", "slug": slug,
+		"admin_email": "o@" + slug + ".example.org", "admin_password": "correct horse battery", "kind": "library",
+		"timezone": "Europe/Amsterdam", "country": "NL"})
+	want(t, r, 201)
+	tok := r.Body["token"].(string)
+	r = call(t, s, "GET", "/api/v1/tenant", tok, nil)
+	if r.Body["currency"] != "EUR" {
+		t.Fatalf("a Dutch library keeps euros: %s", r.Raw)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/tenant", tok, map[string]any{"currency": "EURO"}), 422, "invalid_currency")
+	want(t, call(t, s, "PATCH", "/api/v1/tenant", tok, map[string]any{"currency": "USD"}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/tenant", tok, map[string]any{"currency": "EUR"}), 200)
+	// Once money is on the books the currency stays.
+	d := newDesk(t, s, "cur")
+	p := d.patron(d.lib.MainID, nil)
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+p["id"].(string)+"/charges", d.lib.Token, map[string]any{"type": "manual", "amount": money(100), "note": "x"}), 201)
+	want(t, call(t, s, "PATCH", "/api/v1/tenant", d.lib.Token, map[string]any{"currency": "EUR"}), 409, "currency_in_use")
+}
+
+// The nightly job: holds past their date or not picked up expire, and
+// borrowing history is anonymised per the patron's choice and the
+// library's retention.
+func TestNightly_ExpireHoldsAndAnonymise(t *testing.T) {
+	env := tenanttest.Get(t)
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "night")
+	main := d.lib.MainID
+	keep3 := d.patron(main, map[string]any{"history_privacy": "keep_n_days", "history_days": 3})
+	keeper := d.patron(main, nil)
+	waiter, late := d.patron(main, nil), d.patron(main, nil)
+	old := time.Now().AddDate(0, 0, -10).Format(time.RFC3339)
+	oldish := time.Now().AddDate(0, 0, -5).Format(time.RFC3339)
+	for _, p := range []map[string]any{keep3, keeper} {
+		it := d.item(main, "book")
+		want(t, d.checkout(d.lib.Token, p, it, main, map[string]any{"at": old}), 201)
+		want(t, d.checkin(d.lib.Token, it, main, map[string]any{"returned_at": oldish}), 200)
+	}
+	// A hold trapped on the shelf, and a hold no longer needed.
+	shelf := d.item(main, "book")
+	h1 := call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": waiter["id"], "item_id": shelf["id"], "pickup_branch_id": main})
+	want(t, h1, 201)
+	want(t, d.checkin(d.lib.Token, shelf, main, nil), 200)
+	other := d.item(main, "book")
+	want(t, d.checkout(d.lib.Token, keeper, other, main, nil), 201)
+	h2 := call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": late["id"], "bib_id": other["bib_id"],
+		"pickup_branch_id": main, "not_needed_after": time.Now().AddDate(0, 0, 1).Format(time.DateOnly)})
+	want(t, h2, 201)
+
+	// Ten days later, with a library retention of a year.
+	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"history_retention_days": 365}), 200)
+	pat := patrons.NewService(env.Tenants)
+	circ := circulation.NewService(env.Tenants, catalog.NewService(env.Tenants), pat, policy.NewService(env.Tenants)).
+		SetClock(func() time.Time { return time.Now().AddDate(0, 0, 10) })
+	var expired, anonymised int
+	err := env.Pool.Tx(context.Background(), mustUUID(t, d.lib.TenantID), func(ctx context.Context, _ *gorm.DB) error {
+		var err error
+		if expired, err = circ.ExpireHolds(ctx); err != nil {
+			return err
+		}
+		anonymised, err = circ.AnonymiseHistory(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if expired != 2 || anonymised != 1 {
+		t.Fatalf("expired %d holds (want 2), anonymised %d loans (want 1)", expired, anonymised)
+	}
+	for _, h := range []resp{h1, h2} {
+		r := call(t, s, "GET", "/api/v1/holds/"+h.Body["id"].(string), d.lib.Token, nil)
+		if r.Body["status"] != "expired" {
+			t.Fatalf("hold: %s", r.Raw)
+		}
+	}
+	for p, n := range map[string]int{keep3["id"].(string): 0, keeper["id"].(string): 1} {
+		r := call(t, s, "GET", "/api/v1/patrons/"+p+"/loans?status=history", d.lib.Token, nil)
+		if got := len(r.Body["items"].([]any)); got != n {
+			t.Fatalf("patron %s keeps %d loans in history, want %d: %s", p, got, n, r.Raw)
+		}
+	}
+	// The copy on the expired hold's shelf goes back to the shelf at the next scan.
+	r := d.checkin(d.lib.Token, shelf, main, nil)
+	if r.Body["route"] != "shelf" {
+		t.Fatalf("scan after expiry: %s", r.Raw)
+	}
 }

@@ -291,9 +291,6 @@ CREATE TABLE fee_entries (
 );
 CREATE INDEX fee_entries_patron_idx ON fee_entries (tenant_id, patron_id, created_at);
 CREATE INDEX fee_entries_loan_idx ON fee_entries (tenant_id, loan_id) WHERE loan_id IS NOT NULL;
--- One overdue fine per loan.
-CREATE UNIQUE INDEX fee_entries_overdue_idx ON fee_entries (tenant_id, loan_id)
-    WHERE kind = 'charge' AND charge_type = 'overdue';
 
 -- How payments, waivers and credits settle charges (and refunds undo
 -- payments). The sum allocated to a charge never exceeds it: enforced by the

@@ -14,6 +14,7 @@ type Tenant struct {
 	Kind      string    `json:"kind"`
 	Timezone  string    `json:"timezone"`
 	Country   string    `json:"country"`
+	Currency  string    `json:"currency"` // ISO 4217: every amount of money the library keeps
 	Status    string    `json:"status"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

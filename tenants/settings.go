@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
@@ -17,6 +18,17 @@ type TenantInput struct {
 	Name     *string `json:"name"`
 	Timezone *string `json:"timezone"`
 	Country  *string `json:"country"`
+	// Currency can change only while the library has no money on its books
+	// (fines ledger empty): amounts are never converted.
+	Currency *string `json:"currency"`
+}
+
+// checkCurrency accepts an ISO 4217 code.
+func checkCurrency(c string) error {
+	if u, err := currency.ParseISO(c); err != nil || u.String() != c {
+		return errs.Field("currency", "invalid_currency", fmt.Sprintf("%q is not an ISO 4217 currency code such as USD or EUR", c))
+	}
+	return nil
 }
 
 // GetTenant returns the caller's own tenant.
@@ -59,6 +71,19 @@ func (s *Service) UpdateTenant(ctx context.Context, in TenantInput) (*Tenant, er
 			return nil, errs.Field("country", "invalid_country", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code such as US or FR", c))
 		}
 		set["country"] = c
+	}
+	if in.Currency != nil && *in.Currency != t.Currency {
+		if err := checkCurrency(*in.Currency); err != nil {
+			return nil, err
+		}
+		var used bool
+		if err := db.Raw("SELECT EXISTS (SELECT 1 FROM fee_entries)").Scan(&used).Error; err != nil {
+			return nil, fmt.Errorf("ledger in use: %w", err)
+		}
+		if used {
+			return nil, errs.E(errs.Conflict, "currency_in_use", "the fines ledger already holds amounts in "+t.Currency+"; the currency cannot change")
+		}
+		set["currency"] = *in.Currency
 	}
 	if err := db.Model(&Tenant{}).Where("id = ?", t.ID).Updates(set).Error; err != nil {
 		return nil, fmt.Errorf("update tenant %s: %w", t.ID, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
@@ -26,6 +27,7 @@ type SignupInput struct {
 	Kind          string `json:"kind"`
 	Timezone      string `json:"timezone"`
 	Country       string `json:"country"`
+	Currency      string `json:"currency"` // ISO 4217; default: the country's
 }
 
 // SignupResult is what signup returns: the tenant, its owner and a session.
@@ -94,8 +96,19 @@ func (in *SignupInput) validate() error {
 		return errs.Field("timezone", "invalid_timezone", fmt.Sprintf("%q is not an IANA time zone such as America/Chicago", in.Timezone))
 	}
 	in.Country = strings.ToUpper(strings.TrimSpace(in.Country))
-	if r, err := language.ParseRegion(in.Country); err != nil || len(in.Country) != 2 || !r.IsCountry() {
+	r, err := language.ParseRegion(in.Country)
+	if err != nil || len(in.Country) != 2 || !r.IsCountry() {
 		return errs.Field("country", "invalid_country", fmt.Sprintf("%q is not an ISO 3166-1 alpha-2 country code such as US or FR", in.Country))
+	}
+	// The currency defaults to the country's.
+	if in.Currency == "" {
+		in.Currency = "USD"
+		if u, ok := currency.FromRegion(r); ok {
+			in.Currency = u.String()
+		}
+	}
+	if err := checkCurrency(in.Currency); err != nil {
+		return err
 	}
 	return nil
 }
@@ -118,7 +131,8 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, ip, userAgent stri
 	tenantID := NewID()
 	var res *SignupResult
 	err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
-		t := Tenant{ID: tenantID, Slug: in.Slug, Name: in.LibraryName, Kind: in.Kind, Timezone: in.Timezone, Country: in.Country, Status: "active"}
+		t := Tenant{ID: tenantID, Slug: in.Slug, Name: in.LibraryName, Kind: in.Kind, Timezone: in.Timezone, Country: in.Country,
+			Currency: in.Currency, Status: "active"}
 		if err := tx.Create(&t).Error; err != nil {
 			if code, _ := PgCode(err); code == PgUniqueViolation {
 				return errs.E(errs.Conflict, "slug_taken", fmt.Sprintf("the slug %q is taken; choose another", in.Slug)).

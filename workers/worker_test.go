@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 	"github.com/stacks-ils/stacks/workers"
@@ -180,5 +184,99 @@ func TestImportJob_RunsThroughTheQueue(t *testing.T) {
 	})
 	if chunks != 0 {
 		t.Fatalf("%d upload chunks left after the job", chunks)
+	}
+}
+
+// The nightly circulation job runs once per tenant per local day, from
+// 02:00 in the tenant's time zone, and expires holds no longer needed.
+func TestCirculationNightly_OncePerTenantLocalDay(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	ropt := redisOpt(t)
+	insp := asynq.NewInspector(ropt)
+	defer insp.Close()
+	if qs, _ := insp.Queues(); slices.Contains(qs, "maintenance") {
+		insp.DeleteAllCompletedTasks("maintenance")
+		insp.DeleteQueue("maintenance", true)
+	}
+	res := env.Signup(t, "nightly") // time zone UTC
+	var hold struct{ ID uuid.UUID }
+	err := env.Pool.Tx(ctx, res.Tenant.ID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw(`WITH b AS (INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
+    VALUES (app.current_tenant_id(), gen_random_uuid(), '{}', 'Nightly', 'nightly', 'book', 'nightly') RETURNING id),
+  br AS (SELECT id FROM branches WHERE kind = 'branch' LIMIT 1),
+  p AS (INSERT INTO patrons (tenant_id, id, card_number, last_name, home_branch_id, category, expires_on)
+    SELECT app.current_tenant_id(), gen_random_uuid(), 'N1', 'Night', br.id, 'adult', '2099-12-31' FROM br RETURNING id)
+INSERT INTO holds (tenant_id, id, patron_id, bib_id, pickup_branch_id, requested_at, not_needed_after)
+SELECT app.current_tenant_id(), gen_random_uuid(), p.id, b.id, br.id, now() - interval '30 days', current_date - 2 FROM p, b, br
+RETURNING id`).Scan(&hold).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 01:00 in Chicago: before the maintenance hour, nothing runs.
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 11, 27, 7, 0, 0, 0, time.UTC).Unix())
+	pat := patrons.NewService(env.Tenants)
+	cat := catalog.NewService(env.Tenants)
+	circ := circulation.NewService(env.Tenants, cat, pat, policy.NewService(env.Tenants))
+	w := workers.New(ropt, env.Tenants, cat, slog.New(slog.DiscardHandler), workers.Options{Concurrency: 2,
+		Now: func() time.Time { return time.Unix(clock.Load(), 0) }}).SetCirculation(circ)
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown()
+	client := asynq.NewClient(ropt)
+	defer client.Close()
+	fanOut := func() {
+		t.Helper()
+		info, err := client.Enqueue(asynq.NewTask(workers.TypeCirculationDaily, nil), asynq.Queue("maintenance"), asynq.Retention(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if ti, err := insp.GetTaskInfo("maintenance", info.ID); err == nil && ti.State == asynq.TaskStateCompleted {
+				return
+			} else if time.Now().After(deadline) {
+				t.Fatalf("fan-out not completed: %v %v", ti, err)
+			}
+		}
+	}
+	taskID := workers.TypeCirculationDailyTenant + ":" + res.Tenant.ID.String() + ":2026-11-27"
+	fanOut()
+	if _, err := insp.GetTaskInfo("maintenance", taskID); err == nil {
+		t.Fatal("the nightly job ran before 02:00 local time")
+	}
+	// 03:00 in Chicago, twice (two schedulers): one run.
+	clock.Store(time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC).Unix())
+	fanOut()
+	fanOut()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := insp.GetTaskInfo("maintenance", taskID)
+		if err == nil && info.State == asynq.TaskStateCompleted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nightly task %s not completed: %v %v", taskID, info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var status string
+	env.Pool.Tx(ctx, res.Tenant.ID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw("SELECT status FROM holds WHERE id = ?", hold.ID).Scan(&status).Error
+	})
+	if status != "expired" {
+		t.Fatalf("hold %s after the nightly job, want expired", status)
+	}
+	completed, _ := insp.ListCompletedTasks("maintenance", asynq.PageSize(10000))
+	n := 0
+	for _, c := range completed {
+		if c.ID == taskID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("nightly job ran %d times for the tenant, want 1", n)
 	}
 }

@@ -705,15 +705,15 @@ func (s *Service) RenewAll(ctx context.Context, patronID uuid.UUID, in RenewInpu
 		if in.BranchID != nil {
 			branchID = *in.BranchID
 		}
+		var r *RenewResult
 		d, err := s.openDesk(ctx, branchID, in.At, "at")
-		if err != nil {
-			return nil, err
+		if err == nil {
+			var item *catalog.Item
+			if item, err = s.catalog.LockItem(ctx, "", l.ItemID); err != nil {
+				return nil, err
+			}
+			r, err = s.renew(ctx, db, d, item, l.ID, in.Override)
 		}
-		item, err := s.catalog.LockItem(ctx, "", l.ItemID)
-		if err != nil {
-			return nil, err
-		}
-		r, err := s.renew(ctx, db, d, item, l.ID, in.Override)
 		var e *errs.Error
 		switch {
 		case err == nil:

@@ -257,6 +257,9 @@ func (s *Service) Waive(ctx context.Context, patronID uuid.UUID, in WaiveInput) 
 // settle records a payment or waiver and allocates it, oldest charge first
 // or in the order of chargeIDs. amount 0 on a waiver means "all of them".
 func (s *Service) settle(ctx context.Context, patronID uuid.UUID, kind string, amount Money, method *string, chargeIDs []uuid.UUID, note string, branchID *uuid.UUID) (*PaymentResult, error) {
+	if err := s.checkBranchField(ctx, branchID); err != nil {
+		return nil, err
+	}
 	if _, err := s.patrons.Lock(ctx, patronID); err != nil {
 		return nil, err
 	}
@@ -265,7 +268,7 @@ func (s *Service) settle(ctx context.Context, patronID uuid.UUID, kind string, a
 		return nil, err
 	}
 	if amount.Currency != "" && amount.Currency != cur {
-		return nil, errs.Field("amount", "currency_mismatch", "this library keeps its accounts in "+cur)
+		return nil, errs.Field("amount", "currency_mismatch", "this library keeps its accounts in "+cur+"; send amounts in "+cur)
 	}
 	if amount.Amount < 0 || (kind == "payment" && amount.Amount == 0) {
 		return nil, errs.Field("amount", "invalid_amount", `amount is {"amount": minor units > 0, "currency": "`+cur+`"}`)
@@ -349,6 +352,9 @@ func (s *Service) AddCharge(ctx context.Context, patronID uuid.UUID, in ChargeIn
 	if !slices.Contains([]string{"manual", "damage", "processing"}, in.Type) {
 		return nil, errs.Field("type", "invalid_charge_type", "type is manual, damage or processing (overdue and lost charges come from circulation)")
 	}
+	if err := s.checkBranchField(ctx, in.BranchID); err != nil {
+		return nil, err
+	}
 	if _, err := s.patrons.Lock(ctx, patronID); err != nil {
 		return nil, err
 	}
@@ -356,8 +362,8 @@ func (s *Service) AddCharge(ctx context.Context, patronID uuid.UUID, in ChargeIn
 	if err != nil {
 		return nil, err
 	}
-	if in.Amount.Amount <= 0 || in.Amount.Currency != cur {
-		return nil, errs.Field("amount", "invalid_amount", `amount is {"amount": minor units > 0, "currency": "`+cur+`"}`)
+	if err := checkAmount(in.Amount, cur); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Note) == "" {
 		return nil, errs.Field("note", "required", "say what the charge is for; the patron will see it")
@@ -399,8 +405,8 @@ func (s *Service) Refund(ctx context.Context, patronID uuid.UUID, in RefundInput
 	if err != nil {
 		return nil, err
 	}
-	if in.Amount.Amount <= 0 || in.Amount.Currency != cur {
-		return nil, errs.Field("amount", "invalid_amount", `amount is {"amount": minor units > 0, "currency": "`+cur+`"}`)
+	if err := checkAmount(in.Amount, cur); err != nil {
+		return nil, err
 	}
 	st, err := s.Standing(ctx, patronID)
 	if err != nil {
@@ -419,4 +425,29 @@ func (s *Service) Refund(ctx context.Context, patronID uuid.UUID, in RefundInput
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkAmount accepts a positive amount in the library's currency.
+func checkAmount(m Money, cur string) error {
+	if m.Currency != cur {
+		return errs.Field("amount", "currency_mismatch", "this library keeps its accounts in "+cur+"; send amounts in "+cur)
+	}
+	if m.Amount <= 0 {
+		return errs.Field("amount", "invalid_amount", `amount is {"amount": minor units > 0, "currency": "`+cur+`"}`)
+	}
+	return nil
+}
+
+// checkBranchField accepts an optional branch_id of this library.
+func (s *Service) checkBranchField(ctx context.Context, id *uuid.UUID) error {
+	if id == nil {
+		return nil
+	}
+	if _, err := s.tenants.GetBranch(ctx, *id); err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return errs.Field("branch_id", "invalid_branch", "branch_id names no branch of this library")
+		}
+		return err
+	}
+	return nil
 }

@@ -169,8 +169,8 @@ func (s *Service) PlaceHold(ctx context.Context, in HoldInput) (*Hold, error) {
 		}
 		return nil, err
 	}
-	if pickup.Kind != tenants.KindBranch && pickup.ParentID != nil {
-		return nil, errs.Field("pickup_branch_id", "invalid_pickup_branch", "pick up at a branch, not at "+pickup.Name)
+	if err := checkPickup(pickup); err != nil {
+		return nil, err
 	}
 	pr := tenants.PrincipalFrom(ctx)
 	if pr == nil || !pr.Has(tenants.PermCirculate) {
@@ -335,6 +335,9 @@ func (s *Service) UpdateHold(ctx context.Context, id uuid.UUID, in HoldChange) (
 			}
 			return nil, err
 		}
+		if err := checkPickup(b); err != nil {
+			return nil, err
+		}
 		set["pickup_branch_id"] = b.ID
 	}
 	if in.NotNeededAfter != nil {
@@ -464,13 +467,14 @@ func (s *Service) PullList(ctx context.Context, branchID uuid.UUID) ([]PullItem,
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.tenants.GetBranch(ctx, branchID); err != nil {
+	b, err := s.tenants.GetBranch(ctx, branchID)
+	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
 			return nil, errs.Field("branch_id", "invalid_branch", "branch_id names no branch of this library")
 		}
 		return nil, err
 	}
-	today := s.now().Format(time.DateOnly)
+	today := s.now().In(location(b.EffectiveTimezone)).Format(time.DateOnly)
 	var out []PullItem
 	err = db.Raw(`SELECT DISTINCT ON (h.id) h.id AS hold_id, h.patron_id, h.pickup_branch_id, h.requested_at, h.bib_id, b.title,
   i.id AS item_id, i.barcode, i.call_number, i.location, i.call_number_sort
@@ -521,4 +525,13 @@ RETURNING h.*`, map[string]any{"now": now}).Scan(&expired).Error
 		}
 	}
 	return len(expired), nil
+}
+
+// checkPickup accepts a service point as a pickup place: a branch, or the
+// library itself when it has no branches below it.
+func checkPickup(b *tenants.Branch) error {
+	if b.Kind != tenants.KindBranch && b.ParentID != nil {
+		return errs.Field("pickup_branch_id", "invalid_pickup_branch", "pick up at a branch, not at "+b.Name)
+	}
+	return nil
 }

@@ -13,7 +13,7 @@ import (
 
 // lockLoan locks a loan's item and then the loan (the lock order of every
 // desk operation).
-func (s *Service) lockLoan(ctx context.Context, loanID uuid.UUID) (*Loan, *catalog.Item, error) {
+func (s *Service) lockLoan(ctx context.Context, loanID uuid.UUID, atLoanBranch bool) (*Loan, *catalog.Item, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -21,6 +21,16 @@ func (s *Service) lockLoan(ctx context.Context, loanID uuid.UUID) (*Loan, *catal
 	peek, err := tenants.Find[Loan](ctx, "no loan with this id", "id = ?", loanID)
 	if err != nil {
 		return nil, nil, err
+	}
+	if atLoanBranch {
+		// Billing a loss or recording a claim is the lending branch's call.
+		b, err := s.tenants.GetBranch(ctx, peek.BranchID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if p := tenants.PrincipalFrom(ctx); p == nil || !p.CanAt(tenants.PermCirculate, b.Path) {
+			return nil, nil, errs.E(errs.Forbidden, "forbidden_branch", "this loan was made at "+b.Name+", where you may not circulate items")
+		}
 	}
 	item, err := s.catalog.LockItem(ctx, "", peek.ItemID)
 	if err != nil {
@@ -44,7 +54,7 @@ type LostResult struct {
 // price, else its type's replacement cost) plus the rule's processing fee.
 func (s *Service) MarkLost(ctx context.Context, loanID uuid.UUID, note string) (*LostResult, error) {
 	db, _ := tenants.DB(ctx)
-	loan, item, err := s.lockLoan(ctx, loanID)
+	loan, item, err := s.lockLoan(ctx, loanID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -56,8 +66,14 @@ func (s *Service) MarkLost(ctx context.Context, loanID uuid.UUID, note string) (
 	}
 	now := s.now()
 	res := &LostResult{Charges: []Money{}}
+	cur, err := s.currency(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cost := int64(0)
-	if item.Price != nil {
+	// The item's own price when it is in the library's currency, else the
+	// replacement cost of its type.
+	if item.Price != nil && item.Price.Currency == cur {
 		cost = item.Price.Amount
 	} else {
 		var rc []*int64
@@ -106,7 +122,7 @@ func (s *Service) MarkLost(ctx context.Context, loanID uuid.UUID, note string) (
 // tenant's limit.
 func (s *Service) ClaimReturned(ctx context.Context, loanID uuid.UUID, note string) (*Loan, error) {
 	db, _ := tenants.DB(ctx)
-	loan, item, err := s.lockLoan(ctx, loanID)
+	loan, item, err := s.lockLoan(ctx, loanID, true)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +172,7 @@ func (s *Service) Found(ctx context.Context, loanID uuid.UUID, in FoundInput) (*
 	if err != nil {
 		return nil, err
 	}
-	loan, item, err := s.lockLoan(ctx, loanID)
+	loan, item, err := s.lockLoan(ctx, loanID, false)
 	if err != nil {
 		return nil, err
 	}

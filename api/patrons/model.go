@@ -181,13 +181,19 @@ func (s *Service) SetClock(now func() time.Time) *Service {
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Patron, error) {
 	p, err := tenants.Find[Patron](ctx, "no patron with this id", "id = ?", id)
 	if err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, errs.E(errs.NotFound, "patron_not_found", "no patron with this id")
+		}
 		return nil, err
 	}
 	return p.fill(), nil
 }
 
 // Lock loads a patron by id and locks the row until the transaction ends:
-// circulation serialises each patron's limit checks on this lock.
+// circulation serialises each patron's limit checks on this lock. It is a
+// NO KEY UPDATE lock, so other transactions can still insert rows that
+// reference the patron (a fine posted by a checkin elsewhere) without
+// waiting for it.
 func (s *Service) Lock(ctx context.Context, id uuid.UUID) (*Patron, error) {
 	return s.lockWhere(ctx, "id = ?", id)
 }
@@ -203,7 +209,7 @@ func (s *Service) lockWhere(ctx context.Context, where string, arg any) (*Patron
 		return nil, err
 	}
 	var p Patron
-	r := db.Raw("SELECT * FROM patrons WHERE "+where+" FOR UPDATE", arg).Scan(&p)
+	r := db.Raw("SELECT * FROM patrons WHERE "+where+" FOR NO KEY UPDATE", arg).Scan(&p)
 	if r.Error != nil {
 		return nil, fmt.Errorf("lock patron: %w", r.Error)
 	}
