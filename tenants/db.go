@@ -112,7 +112,13 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	}
 	st := &txState{tenant: tenantID}
 	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec("SELECT set_config('app.tenant_id', ?, true)", tenantID.String()).Error; err != nil {
+		// Generic plans by default: the API's statements look rows up by
+		// key, and planning each execution afresh cost the circulation desk
+		// more than running it (0.5 ms of planning for 0.1 ms of work).
+		// Statements whose best plan depends on their values (search,
+		// imports) SET LOCAL plan_cache_mode = force_custom_plan.
+		if err := tx.Exec("SELECT set_config('app.tenant_id', ?, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
+			tenantID.String()).Error; err != nil {
 			return fmt.Errorf("tenants: set tenant %s: %w", tenantID, err)
 		}
 		st.tx = tx
