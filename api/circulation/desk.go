@@ -99,41 +99,20 @@ type CheckoutResult struct {
 	Overridden []string `json:"overridden,omitempty"`
 }
 
-func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID) (*patrons.Patron, error) {
-	var p *patrons.Patron
-	var err error
-	switch {
-	case id != nil:
-		p, err = s.patrons.Lock(ctx, *id)
-	case card != "":
-		p, err = s.patrons.LockByCard(ctx, card)
-	default:
+// lockPatron locks the patron for a desk operation on day (the desk's
+// local date), with what decides their blocks.
+func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID, day string) (*patrons.DeskPatron, error) {
+	if card == "" && id == nil {
 		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
 	}
+	dp, err := s.patrons.LockForDesk(ctx, card, id, day)
 	if errs.KindOf(err) == errs.NotFound {
+		if card == "" {
+			return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
+		}
 		return nil, errs.E(errs.Invalid, "patron_not_found", "no patron with this card number; check the card or register the patron")
 	}
-	return p, err
-}
-
-// patronRefusals evaluates the patron's blocks for one more loan or hold.
-func (s *Service) patronRefusals(ctx context.Context, p *patrons.Patron, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, patrons.AccountStanding, error) {
-	st, err := s.Standing(ctx, p.ID)
-	if err != nil {
-		return nil, nil, st, err
-	}
-	rs, cat, err := s.blockRefusals(ctx, p, st, loc, at)
-	return rs, cat, st, err
-}
-
-// blockRefusals turns the patron's live blocks, given their standing, into
-// refusals.
-func (s *Service) blockRefusals(ctx context.Context, p *patrons.Patron, st patrons.AccountStanding, loc *time.Location, at time.Time) ([]refusal, *patrons.Category, error) {
-	blocks, cat, err := s.patrons.Evaluate(ctx, p, st, at, loc)
-	if err != nil {
-		return nil, nil, err
-	}
-	return refusalsOf(blocks), cat, nil
+	return dp, err
 }
 
 // Checkout lends an item to a patron.
@@ -154,10 +133,12 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.lockPatron(ctx, in.PatronCard, in.PatronID)
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	dp, err := s.lockPatron(ctx, in.PatronCard, in.PatronID, today)
 	if err != nil {
 		return nil, err
 	}
+	p := dp.Patron
 	var refusals []refusal
 	var heldFor *Hold // the hold on the shelf for this item, when it is this patron's
 	switch item.Status {
@@ -190,7 +171,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
 			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
 	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
+	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
 	if err != nil {
 		return nil, err
 	}
@@ -204,11 +185,8 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 			msg: "Items of type " + item.ItemType + " are for use in the library only."})
 	}
 	st := f.standing()
-	pr, cat, err := s.blockRefusals(ctx, p, st, d.loc, d.at)
-	if err != nil {
-		return nil, err
-	}
-	refusals = append(refusals, pr...)
+	cat := dp.Category
+	refusals = append(refusals, refusalsOf(dp.Blocks(st))...)
 	rule, cal, err := s.policy.DeskPolicy(ctx, policy.RuleRef{Subject: policy.Subject{BranchID: d.branch.ID,
 		BranchPath: d.branch.Path, PatronCategory: p.Category, ItemType: item.ItemType}}, d.branch, d.at, d.at)
 	if err != nil {
@@ -245,22 +223,20 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if in.Override != nil {
 		reason = in.Override.Reason
 	}
-	// The loan and its audit entry in one statement.
+	// The loan, the item's new status and the audit entry in one statement.
 	err = s.auditWith(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}},
-		`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, rule_id, status,
-  checked_out_at, due_at, renewals_allowed, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		loan.TenantID, loan.ID, loan.ItemID, loan.PatronID, loan.PatronCategory, loan.ItemType, loan.BibID, loan.BranchID,
-		loan.RuleID, loan.Status, loan.CheckedOutAt, loan.DueAt, loan.RenewalsAllowed, loan.CreatedBy)
+		write{`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, rule_id, status,
+  checked_out_at, due_at, renewals_allowed, created_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, []any{
+			loan.TenantID, loan.ID, loan.ItemID, loan.PatronID, loan.PatronCategory, loan.ItemType, loan.BibID, loan.BranchID,
+			loan.RuleID, loan.Status, loan.CheckedOutAt, loan.DueAt, loan.RenewalsAllowed, loan.CreatedBy}},
+		itemState(item.ID, "checked_out", nil))
 	if err != nil {
 		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
 			return nil, errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
 		}
 		return nil, fmt.Errorf("insert loan: %w", err)
-	}
-	if err := s.catalog.SetItemState(ctx, item.ID, "checked_out", nil); err != nil {
-		return nil, err
 	}
 	// The loan fills the patron's own hold: the one this copy waited for,
 	// or else their oldest hold on this title or this copy.
@@ -376,21 +352,31 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 		return nil, fmt.Errorf("circulation settings: %w", err)
 	}
 	res := &CheckinResult{}
+	// Where the item goes first: hold and transit routes write their own
+	// rows; the item's plain status change joins the statement below.
+	pending, err := s.route(ctx, d, item, &settings, &cf, res)
+	if err != nil {
+		return nil, err
+	}
+	var writes []write
+	if pending != nil {
+		writes = append(writes, *pending)
+	}
 	e := auditEntry{Action: "checkin", BranchID: &d.branch.ID, ItemID: &item.ID, At: d.at,
-		Details: map[string]any{"barcode": item.Barcode}}
+		Details: map[string]any{"barcode": item.Barcode, "route": res.Route}}
+	if res.Hold != nil {
+		e.HoldID = &res.Hold.ID
+	}
 	if cf.HasLoan {
 		loan := &cf.Loan
 		if d.at.Before(loan.CheckedOutAt) {
 			return nil, errs.Field("returned_at", "before_checkout", "returned_at is before the item was checked out")
 		}
-		if err := s.closeLoan(ctx, d, loan, item, &settings, cf.Privacy, res, &e); err != nil {
+		if err := s.closeLoan(ctx, d, loan, item, &settings, cf.Privacy, res, &e, writes); err != nil {
 			return nil, err
 		}
 		res.Loan = loan.fill(s.now())
-	} else if err := s.audit(ctx, e); err != nil {
-		return nil, err
-	}
-	if err := s.route(ctx, d, item, &settings, &cf, res); err != nil {
+	} else if err := s.auditWith(ctx, e, writes...); err != nil {
 		return nil, err
 	}
 	res.Item.ID, res.Item.Barcode, res.Item.BranchID = item.ID, item.Barcode, item.BranchID
@@ -400,7 +386,7 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 // closeLoan returns a loan: overdue fine for active loans, the lost charge
 // credited back for lost ones, history anonymised at once for patrons who
 // keep none. The loan's update and the audit entry e go in one statement.
-func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *catalog.Item, settings *Settings, privacy *string, res *CheckinResult, e *auditEntry) error {
+func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *catalog.Item, settings *Settings, privacy *string, res *CheckinResult, e *auditEntry, writes []write) error {
 	if loan.Status == LoanActive && d.at.After(loan.DueAt) && loan.PatronID != nil {
 		rule, cal, err := s.loanPolicy(ctx, loan, d.branch, loan.DueAt, d.at)
 		if err != nil {
@@ -432,8 +418,9 @@ func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *cata
 		e.PatronID = loan.PatronID
 	}
 	loan.Status, loan.ReturnedAt, loan.ReturnBranchID = LoanReturned, &d.at, &d.branch.ID
-	if err := s.auditWith(ctx, *e, `UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
-		d.at, d.branch.ID, loan.ID); err != nil {
+	writes = append(writes, write{`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
+		[]any{d.at, d.branch.ID, loan.ID}})
+	if err := s.auditWith(ctx, *e, writes...); err != nil {
 		return fmt.Errorf("close loan: %w", err)
 	}
 	if forget {
@@ -463,16 +450,16 @@ func (s *Service) loanPolicy(ctx context.Context, loan *Loan, known *tenants.Bra
 // route decides where a checked-in item goes: to a hold that wants it (on
 // this branch's hold shelf or in transit to the pickup branch), else to its
 // shelf, or in transit home.
-func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settings *Settings, cf *checkinFacts, res *CheckinResult) error {
+func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settings *Settings, cf *checkinFacts, res *CheckinResult) (*write, error) {
 	db, _ := tenants.DB(ctx)
 	// An open transit ends here: received, or overtaken by this checkin.
 	if len(cf.Transit) > 0 {
 		var open Transit
 		if err := json.Unmarshal(cf.Transit, &open); err != nil {
-			return fmt.Errorf("open transit: %w", err)
+			return nil, fmt.Errorf("open transit: %w", err)
 		}
 		if err := s.endTransit(ctx, item.ID, d.at, open.ToBranchID == d.branch.ID); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// A hold this copy already serves (waiting or travelling), else the
@@ -482,7 +469,7 @@ func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settin
 		if len(raw) > 0 {
 			h = &Hold{}
 			if err := json.Unmarshal(raw, h); err != nil {
-				return fmt.Errorf("hold: %w", err)
+				return nil, fmt.Errorf("hold: %w", err)
 			}
 			h.fill()
 			break
@@ -493,38 +480,38 @@ func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settin
 		if h.PickupBranchID == d.branch.ID {
 			if h.Status != HoldWaiting {
 				if err := s.trapOnShelf(ctx, h, item, d.at); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			res.Route = "hold_shelf"
 			res.Item.Status = "on_hold_shelf"
-			return s.catalog.SetItemState(ctx, item.ID, "on_hold_shelf", nil)
+			return ptr(itemState(item.ID, "on_hold_shelf", nil)), nil
 		}
 		t, err := s.startTransit(ctx, item.ID, d.branch.ID, h.PickupBranchID, "hold", &h.ID, d.at)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := db.Exec(`UPDATE holds SET status = 'in_transit', trapped_item_id = ?, trapped_at = ?, shelf_expires_at = NULL
   WHERE id = ?`, item.ID, d.at, h.ID).Error; err != nil {
-			return fmt.Errorf("hold in transit: %w", err)
+			return nil, fmt.Errorf("hold in transit: %w", err)
 		}
 		h.Status, h.TrappedItemID, h.TrappedAt, h.ShelfExpiresAt = HoldInTransit, &item.ID, &d.at, nil
 		res.Route, res.Transit, res.Item.Status = "transit", t, "in_transit"
-		return s.catalog.SetItemState(ctx, item.ID, "in_transit", nil)
+		return ptr(itemState(item.ID, "in_transit", nil)), nil
 	}
 	switch {
 	case item.BranchID == d.branch.ID:
 	case settings.ReturnPolicy == "float":
 		item.BranchID = d.branch.ID
 		res.Route, res.Item.Status = "shelf", "available"
-		return s.catalog.SetItemState(ctx, item.ID, "available", &d.branch.ID)
+		return ptr(itemState(item.ID, "available", &d.branch.ID)), nil
 	default:
 		t, err := s.startTransit(ctx, item.ID, d.branch.ID, item.BranchID, "return", nil, d.at)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		res.Route, res.Transit, res.Item.Status = "transit", t, "in_transit"
-		return s.catalog.SetItemState(ctx, item.ID, "in_transit", nil)
+		return ptr(itemState(item.ID, "in_transit", nil)), nil
 	}
 	status := "available"
 	switch item.Status {
@@ -534,9 +521,9 @@ func (s *Service) route(ctx context.Context, d *desk, item *catalog.Item, settin
 	}
 	res.Route, res.Item.Status = "shelf", status
 	if status == item.Status {
-		return nil // already there: nothing to write
+		return nil, nil // already there: nothing to write
 	}
-	return s.catalog.SetItemState(ctx, item.ID, status, nil)
+	return ptr(itemState(item.ID, status, nil)), nil
 }
 
 // RenewInput is the optional body of a renewal.
@@ -590,10 +577,12 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if loan.Status != LoanActive || loan.PatronID == nil {
 		return nil, errs.E(errs.Conflict, "loan_not_active", "This loan is "+loan.Status+" and cannot be renewed.")
 	}
-	p, err := s.patrons.Lock(ctx, *loan.PatronID)
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	dp, err := s.lockPatron(ctx, "", loan.PatronID, today)
 	if err != nil {
 		return nil, err
 	}
+	p := dp.Patron
 	from, to := loan.DueAt, d.at
 	if to.Before(from) {
 		from, to = to, from
@@ -616,7 +605,7 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 				details: map[string]any{"renewable_from": opens}})
 		}
 	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, d.at.In(d.loc).Format(time.DateOnly))
+	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
 	if err != nil {
 		return nil, err
 	}
@@ -625,11 +614,7 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold", overridable: true,
 			msg: "Another patron is waiting for this title; it cannot be renewed.", details: map[string]any{"holds_waiting": f.Waiting}})
 	}
-	pr, _, err := s.blockRefusals(ctx, p, f.standing(), d.loc, d.at)
-	if err != nil {
-		return nil, err
-	}
-	refusals = append(refusals, pr...)
+	refusals = append(refusals, refusalsOf(dp.Blocks(f.standing()))...)
 	forced, err := decide(ctx, refusals, ov)
 	if err != nil {
 		return nil, err
@@ -662,8 +647,8 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if err := s.auditWith(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed + 1}},
-		"UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",
-		due, d.at, loan.ID); err != nil {
+		write{"UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",
+			[]any{due, d.at, loan.ID}}); err != nil {
 		return nil, fmt.Errorf("renew loan: %w", err)
 	}
 	loan.DueAt, loan.RenewalsUsed, loan.LastRenewedAt = due, loan.RenewalsUsed+1, &d.at

@@ -219,19 +219,18 @@ func (s *Service) PlaceHold(ctx context.Context, in HoldInput) (*Hold, error) {
 			itemType = "book" // on order: no copies yet
 		}
 	}
-	p, err := s.patrons.Lock(ctx, in.PatronID)
-	if err != nil {
-		if errs.KindOf(err) == errs.NotFound {
-			return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
-		}
-		return nil, err
-	}
 	loc := location(pickup.EffectiveTimezone)
 	now := s.now()
-	refusals, cat, st, err := s.patronRefusals(ctx, p, loc, now)
+	dp, err := s.lockPatron(ctx, "", &in.PatronID, now.In(loc).Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}
+	p, cat := dp.Patron, dp.Category
+	st, err := s.Standing(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	refusals := refusalsOf(dp.Blocks(st))
 	rule, err := s.policy.Resolve(ctx, policy.Subject{BranchID: pickup.ID, BranchPath: pickup.Path, PatronCategory: p.Category, ItemType: itemType})
 	if err != nil {
 		return nil, err

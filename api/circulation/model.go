@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
@@ -295,7 +296,7 @@ type auditEntry struct {
 }
 
 func (s *Service) audit(ctx context.Context, e auditEntry) error {
-	return s.auditWith(ctx, e, "")
+	return s.auditWith(ctx, e)
 }
 
 // auditSQL is the INSERT of one audit entry, with its arguments, so a
@@ -324,22 +325,46 @@ func (s *Service) auditSQL(ctx context.Context, e auditEntry) (string, []any) {
 			tenants.Strings(e.OverrideCodes), e.OverrideReason, string(details)}
 }
 
-// auditWith records e after the data-modifying statement write (which may
-// be empty) in one round trip: "WITH w AS (write) INSERT INTO circ_audit".
-func (s *Service) auditWith(ctx context.Context, e auditEntry, write string, args ...any) error {
+// write is one data-modifying statement of a desk operation.
+type write struct {
+	sql  string
+	args []any
+}
+
+// auditWith runs the writes and records e in one statement: "WITH w1 AS
+// (write), w2 AS (write) INSERT INTO circ_audit ...". Every write runs
+// whether or not the audit insert reads it.
+func (s *Service) auditWith(ctx context.Context, e auditEntry, writes ...write) error {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return err
 	}
 	q, aargs := s.auditSQL(ctx, e)
-	if write != "" {
-		q = "WITH w AS (" + write + ") " + q
+	if len(writes) > 0 {
+		var b strings.Builder
+		var args []any
+		for i, w := range writes {
+			if i == 0 {
+				b.WriteString("WITH ")
+			} else {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "w%d AS (%s)", i, w.sql)
+			args = append(args, w.args...)
+		}
+		q = b.String() + " " + q
 		aargs = append(args, aargs...)
 	}
 	if err := db.Exec(q, aargs...).Error; err != nil {
 		return fmt.Errorf("%s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// itemState is catalog's item status update as a write.
+func itemState(id uuid.UUID, status string, branchID *uuid.UUID) write {
+	q, args := catalog.ItemStateSQL(id, status, branchID)
+	return write{q, args}
 }
 
 func ptr[T any](v T) *T { return &v }
