@@ -6,12 +6,14 @@ package tenants
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -100,7 +102,7 @@ type txState struct {
 //
 // A Tx inside a Tx for the same tenant joins the outer transaction; a Tx for
 // another tenant inside a Tx is refused, because it could not be atomic.
-func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx *gorm.DB) error) error {
+func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx *gorm.DB) error) (err error) {
 	if tenantID == uuid.Nil {
 		return errors.New("tenants: Tx without a tenant id")
 	}
@@ -110,26 +112,97 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 		}
 		return fn(ctx, st.tx)
 	}
-	st := &txState{tenant: tenantID}
-	err := p.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Generic plans by default: the API's statements look rows up by
-		// key, and planning each execution afresh cost the circulation desk
-		// more than running it (0.5 ms of planning for 0.1 ms of work).
-		// Statements whose best plan depends on their values (search,
-		// imports) SET LOCAL plan_cache_mode = force_custom_plan.
-		if err := tx.Exec("SELECT set_config('app.tenant_id', ?, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
-			tenantID.String()).Error; err != nil {
-			return fmt.Errorf("tenants: set tenant %s: %w", tenantID, err)
-		}
-		st.tx = tx
-		return fn(context.WithValue(ctx, txKey{}, st), tx)
-	})
-	if err == nil {
-		for _, f := range st.afterCommit {
-			f(Detach(ctx))
-		}
+	conn, err := p.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("tenants: connection: %w", err)
 	}
-	return err
+	// A connection whose transaction did not end cleanly never goes back to
+	// the pool: the next request would run inside it, with this tenant.
+	clean := false
+	defer func() {
+		if !clean {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
+	// BEGIN and the tenant scope in one round trip: a simple-protocol batch
+	// (no parameters; the tenant id is a parsed UUID, safe as a literal).
+	// Generic plans by default: the API's statements look rows up by key,
+	// and planning each execution afresh cost the circulation desk more than
+	// running it. Statements whose best plan depends on their values
+	// (search, imports) SET LOCAL plan_cache_mode = force_custom_plan.
+	if _, err := conn.ExecContext(ctx, "BEGIN; SELECT set_config('app.tenant_id', '"+tenantID.String()+
+		"', true), set_config('plan_cache_mode', 'force_generic_plan', true)"); err != nil {
+		return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
+	}
+	ct := &connTx{conn: conn}
+	tx := p.db.Session(&gorm.Session{NewDB: true, Context: ctx})
+	tx.Statement.ConnPool = ct
+	st := &txState{tenant: tenantID, tx: tx}
+	defer func() {
+		if r := recover(); r != nil {
+			clean = ct.end(ctx, "ROLLBACK") == nil
+			panic(r)
+		}
+	}()
+	if err = fn(context.WithValue(ctx, txKey{}, st), tx); err != nil {
+		clean = ct.end(ctx, "ROLLBACK") == nil
+		return err
+	}
+	if err = ct.end(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("tenants: commit: %w", err)
+	}
+	clean = true
+	for _, f := range st.afterCommit {
+		f(Detach(ctx))
+	}
+	return nil
+}
+
+// connTx is a connection inside a transaction begun by Tx, as GORM's
+// connection pool. It is a gorm.TxCommitter, so GORM nests savepoints in it
+// (tx.Transaction, SavePoint) instead of beginning another transaction.
+type connTx struct{ conn *sql.Conn }
+
+func (c *connTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.conn.PrepareContext(ctx, query)
+}
+func (c *connTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.conn.ExecContext(ctx, query, args...)
+}
+func (c *connTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.conn.QueryContext(ctx, query, args...)
+}
+func (c *connTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.conn.QueryRowContext(ctx, query, args...)
+}
+
+// Commit and Rollback are never called by GORM here (Tx ends the
+// transaction); they exist so GORM sees a transaction.
+func (c *connTx) Commit() error   { return errors.New("tenants: the transaction is committed by Pool.Tx") }
+func (c *connTx) Rollback() error { return errors.New("tenants: the transaction is rolled back by Pool.Tx") }
+
+// end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed
+// inside answers ROLLBACK: that is an error, as in database/sql.
+func (c *connTx) end(ctx context.Context, stmt string) error {
+	// Finish even when the request's context is done: the connection must
+	// leave the transaction either way.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		tag, err := pc.Conn().Exec(ctx, stmt)
+		if err != nil {
+			return err
+		}
+		if stmt == "COMMIT" && tag.String() == "ROLLBACK" {
+			return errors.New("tenants: the transaction failed and was rolled back")
+		}
+		return nil
+	})
 }
 
 // Detach returns ctx without its tenant transaction (values and

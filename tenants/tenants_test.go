@@ -206,3 +206,89 @@ func TestStringsArrayRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %q -> %q", in, out)
 	}
 }
+
+// A connection leaves every Tx outside any transaction and without a
+// tenant, whatever happened inside: an error, a failed statement whose
+// error was ignored, a panic. One connection makes sure the next Tx reuses
+// the same session.
+func TestTx_ConnectionComesBackClean(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	pool, err := tenants.Open(ctx, env.AppURL, tenants.PoolOptions{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	a, b := env.Signup(t, "clean-a").Tenant.ID, env.Signup(t, "clean-b").Tenant.ID
+	count := func(tenant uuid.UUID, code string) int64 {
+		var n int64
+		if err := pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
+			return tx.Raw("SELECT count(*) FROM branches WHERE code = ?", code).Scan(&n).Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	insert := func(tx *gorm.DB, code string) {
+		if err := tx.Exec(`INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
+SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`, code, code).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		name    string
+		fn      func(tx *gorm.DB) error
+		wantErr bool
+	}{
+		{"error", func(tx *gorm.DB) error { insert(tx, "ERR"); return errors.New("no") }, true},
+		{"ignored failed statement", func(tx *gorm.DB) error {
+			insert(tx, "IGN")
+			tx.Exec("SELECT 1/0") // error ignored: the transaction is aborted
+			return nil
+		}, true},
+		{"panic", func(tx *gorm.DB) error { insert(tx, "PAN"); panic("boom") }, true},
+		{"savepoint rolled back, outer committed", func(tx *gorm.DB) error {
+			insert(tx, "OUT")
+			tx.Transaction(func(tx *gorm.DB) error { insert(tx, "INN"); return errors.New("inner fails") })
+			return nil
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := func() (err error) {
+				defer func() {
+					if r := recover(); r != nil {
+						err = errors.New("panicked")
+					}
+				}()
+				return pool.Tx(ctx, a, func(ctx context.Context, tx *gorm.DB) error { return c.fn(tx) })
+			}()
+			if (err != nil) != c.wantErr {
+				t.Fatalf("Tx error %v, want error %v", err, c.wantErr)
+			}
+			// The same connection, now for B: B's scope, no open transaction.
+			var scope string
+			if err := pool.Tx(ctx, b, func(ctx context.Context, tx *gorm.DB) error {
+				return tx.Raw(`SELECT current_setting('app.tenant_id')`).Row().Scan(&scope)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if scope != b.String() {
+				t.Fatalf("scope %q in B's transaction", scope)
+			}
+		})
+	}
+	for code, want := range map[string]int64{"ERR": 0, "IGN": 0, "PAN": 0, "OUT": 1, "INN": 0} {
+		if got := count(a, code); got != want {
+			t.Errorf("branch %s: %d rows, want %d", code, got, want)
+		}
+	}
+	// Outside any Tx the pool's session carries no tenant.
+	var scope string
+	if err := pool.SQLDB().QueryRowContext(ctx, "SELECT current_setting('app.tenant_id', true)").Scan(&scope); err != nil {
+		t.Fatal(err)
+	}
+	if scope != "" {
+		t.Fatalf("the connection kept tenant %q after its transactions", scope)
+	}
+}
