@@ -906,3 +906,76 @@ func TestNightly_ExpireHoldsAndAnonymise(t *testing.T) {
 		t.Fatalf("scan after expiry: %s", r.Raw)
 	}
 }
+
+// Returned at another branch: home policy sends it home; float keeps it.
+func TestCheckin_ReturnElsewhere(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "away")
+	main := d.lib.MainID
+	east := addBranch(t, s, d.lib.Token, map[string]any{"name": "East", "code": "EAST", "parent_id": d.lib.RootID})["id"].(string)
+	p := d.patron(main, nil)
+
+	it := d.item(main, "book")
+	want(t, d.checkout(d.lib.Token, p, it, main, nil), 201)
+	r := d.checkin(d.lib.Token, it, east, nil)
+	want(t, r, 200)
+	if r.Body["route"] != "transit" || obj(r.Body["transit"])["to_branch_id"] != main || obj(r.Body["transit"])["reason"] != "return" {
+		t.Fatalf("returned at east: %s", r.Raw)
+	}
+	// Scanned at a third place on the way (east again): still travelling home.
+	r = d.checkin(d.lib.Token, it, east, nil)
+	if r.Body["route"] != "transit" {
+		t.Fatalf("rescanned at east: %s", r.Raw)
+	}
+	r = d.checkin(d.lib.Token, it, main, nil)
+	if r.Body["route"] != "shelf" || d.itemStatus(it) != "available" {
+		t.Fatalf("home again: %s", r.Raw)
+	}
+	tr := call(t, s, "GET", "/api/v1/transits?branch_id="+main, d.lib.Token, nil)
+	if len(tr.Body["items"].([]any)) != 0 {
+		t.Fatalf("transits left open: %s", tr.Raw)
+	}
+
+	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"return_policy": "float"}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"return_policy": "drift"}), 422, "invalid_return_policy")
+	it2 := d.item(main, "book")
+	want(t, d.checkout(d.lib.Token, p, it2, main, nil), 201)
+	r = d.checkin(d.lib.Token, it2, east, nil)
+	if r.Body["route"] != "shelf" || obj(r.Body["item"])["branch_id"] != east {
+		t.Fatalf("floating return: %s", r.Raw)
+	}
+	got := call(t, s, "GET", "/api/v1/items/"+it2["id"].(string), d.lib.Token, nil)
+	if got.Body["branch_id"] != east || got.Body["status"] != "available" {
+		t.Fatalf("floating item: %s", got.Raw)
+	}
+}
+
+func TestRulesExplainEndpoint(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "expl")
+	main := d.lib.MainID
+	dvd := d.rule(map[string]any{"item_type": "dvd", "loan_days": 7})
+	child := d.rule(map[string]any{"patron_category": "child", "item_type": "dvd", "loan_days": 3})
+	kid := d.patron(main, map[string]any{"category": "child", "birth_date": time.Now().AddDate(-9, 0, 0).Format(time.DateOnly)})
+	it := d.item(main, "dvd")
+	r := call(t, s, "GET", "/api/v1/circulation/rules/explain?patron="+kid["card_number"].(string)+"&item="+it["barcode"].(string)+"&branch="+main, d.lib.Token, nil)
+	want(t, r, 200)
+	if obj(r.Body["rule"])["id"] != child["id"] || len(r.Body["candidates"].([]any)) != 3 {
+		t.Fatalf("explain for a child and a DVD: %s", r.Raw)
+	}
+	// The same by category and type, for an adult: the DVD rule.
+	r = call(t, s, "GET", "/api/v1/circulation/rules/explain?patron_category=adult&item_type=dvd&branch="+main, d.lib.Token, nil)
+	want(t, r, 200)
+	if obj(r.Body["rule"])["id"] != dvd["id"] {
+		t.Fatalf("explain for an adult: %s", r.Raw)
+	}
+	// A checkout applies exactly what explain said.
+	co := d.checkout(d.lib.Token, kid, it, main, nil)
+	want(t, co, 201)
+	if obj(co.Body["loan"])["rule_id"] != child["id"] {
+		t.Fatalf("checkout used rule %v, explain said %v", obj(co.Body["loan"])["rule_id"], child["id"])
+	}
+	for _, q := range []string{"patron_category=adult&item_type=dvd", "patron=NOPE&item_type=dvd&branch=" + main, "item_type=dvd&branch=" + main} {
+		want(t, call(t, s, "GET", "/api/v1/circulation/rules/explain?"+q, d.lib.Token, nil), 400, "bad_query")
+	}
+}
