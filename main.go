@@ -329,6 +329,12 @@ func seed(ctx context.Context, cfg config, log *slog.Logger) error {
 	if n > 0 {
 		log.Info("demo catalogue loaded", "records", n)
 	}
+	if n, err = patrons.NewService(svc.tenants).SeedDemo(ctx, t.ID, []string{"MAIN", "EAST"}); err != nil {
+		return fmt.Errorf("seed demo patrons: %w", err)
+	}
+	if n > 0 {
+		log.Info("demo patrons registered", "patrons", n, "cards", "21000001..")
+	}
 	printDemo(cfg)
 	return nil
 }
@@ -352,6 +358,7 @@ func printDemo(cfg config) {
   Demo library:  tenant %q
   Owner:         %s / %s
   Other staff:   manager@, librarian@, desk@, cataloger@, orders@, viewer@demo.test (same password)
+  Patrons:       cards 21000001 to 21000014; items: barcodes 390000000001 and up
   Try:           curl -s %s/api/v1/auth/login -H 'Content-Type: application/json' \
                    -d '{"tenant":"%s","email":"%s","password":"%s"}'
 

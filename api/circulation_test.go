@@ -979,3 +979,40 @@ func TestRulesExplainEndpoint(t *testing.T) {
 		want(t, call(t, s, "GET", "/api/v1/circulation/rules/explain?"+q, d.lib.Token, nil), 400, "bad_query")
 	}
 }
+
+// The demo library can lend at once: seeded patrons borrow seeded items.
+func TestDemoLibraryLends(t *testing.T) {
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	if _, err := env.Tenants.SeedDemo(ctx); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := env.Pool.TenantBySlug(ctx, tenants.DemoSlug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.NewService(env.Tenants).SeedDemo(ctx, demo.ID, []string{"MAIN", "EAST"}); err != nil {
+		t.Fatal(err)
+	}
+	pat := patrons.NewService(env.Tenants)
+	for round, wantN := range []int{14, 0} { // the second run adds nothing
+		n, err := pat.SeedDemo(ctx, demo.ID, []string{"MAIN", "EAST"})
+		if err != nil || n != wantN {
+			t.Fatalf("seed round %d: %d patrons, %v (want %d)", round, n, err, wantN)
+		}
+	}
+	s := newServer(t, api.Config{})
+	l := call(t, s, "POST", "/api/v1/auth/login", "", map[string]any{"tenant": tenants.DemoSlug, "email": tenants.DemoEmail, "password": tenants.DemoPassword})
+	want(t, l, 200)
+	tok := l.Body["token"].(string)
+	it := call(t, s, "GET", "/api/v1/items?barcode=390000000001", tok, nil)
+	want(t, it, 200)
+	item := obj(it.Body["items"].([]any)[0])
+	r := call(t, s, "POST", "/api/v1/circulation/checkout", tok, map[string]any{"patron_card": "21000001", "item_barcode": "390000000001",
+		"branch_id": item["branch_id"]})
+	want(t, r, 201)
+	kid := call(t, s, "GET", "/api/v1/patrons?q=21000014", tok, nil)
+	if k := obj(kid.Body["items"].([]any)[0]); k["category"] != "child" || k["guarantor_id"] == nil {
+		t.Fatalf("demo child: %s", kid.Raw)
+	}
+}

@@ -179,8 +179,12 @@ func (c *connTx) QueryRowContext(ctx context.Context, query string, args ...any)
 
 // Commit and Rollback are never called by GORM here (Tx ends the
 // transaction); they exist so GORM sees a transaction.
-func (c *connTx) Commit() error   { return errors.New("tenants: the transaction is committed by Pool.Tx") }
-func (c *connTx) Rollback() error { return errors.New("tenants: the transaction is rolled back by Pool.Tx") }
+func (c *connTx) Commit() error {
+	return errors.New("tenants: the transaction is committed by Pool.Tx")
+}
+func (c *connTx) Rollback() error {
+	return errors.New("tenants: the transaction is rolled back by Pool.Tx")
+}
 
 // end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed
 // inside answers ROLLBACK: that is an error, as in database/sql.
