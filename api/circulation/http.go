@@ -21,97 +21,37 @@ func (s *Service) Routes() []httpx.Route {
 	p := func(perm tenants.Permission) string { return string(perm) }
 	circ, read := p(tenants.PermCirculate), p(tenants.PermPatronsRead)
 	return []httpx.Route{
-		{Method: "POST", Path: "/api/v1/circulation/checkout", Perm: circ, Summary: "Check an item out to a patron", Handler: s.handleCheckout},
-		{Method: "POST", Path: "/api/v1/circulation/checkin", Perm: circ, Summary: "Check an item in and route it", Handler: s.handleCheckin},
+		{Method: "POST", Path: "/api/v1/circulation/checkout", Perm: circ, Summary: "Check an item out to a patron", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.Checkout)},
+		{Method: "POST", Path: "/api/v1/circulation/checkin", Perm: circ, Summary: "Check an item in and route it", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.Checkin)},
 		{Method: "POST", Path: "/api/v1/circulation/offline", Perm: p(tenants.PermCircBackdate), Summary: "Replay offline circulation transactions in order", Handler: s.handleOffline},
-		{Method: "GET", Path: "/api/v1/circulation/settings", Perm: read, Summary: "Get circulation settings", Handler: s.handleGetSettings},
-		{Method: "PATCH", Path: "/api/v1/circulation/settings", Perm: p(tenants.PermCirculationRules), Summary: "Change circulation settings", Handler: s.handleUpdateSettings},
+		{Method: "GET", Path: "/api/v1/circulation/settings", Perm: read, Summary: "Get circulation settings", Handler: httpx.Action(fiber.StatusOK, httpx.BodyOptional, func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
+		{Method: "PATCH", Path: "/api/v1/circulation/settings", Perm: p(tenants.PermCirculationRules), Summary: "Change circulation settings", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.UpdateSettings)},
 		{Method: "GET", Path: "/api/v1/circulation/rules/explain", Perm: read, Summary: "Explain which rule applies to a patron, item and branch", Handler: s.handleExplain},
 		{Method: "GET", Path: "/api/v1/circulation/audit", Perm: p(tenants.PermPatronData), Summary: "List circulation audit entries", Handler: s.handleAudit},
 
-		{Method: "GET", Path: "/api/v1/loans/:id", Perm: read, Summary: "Get a loan", Handler: s.handleGetLoan},
-		{Method: "POST", Path: "/api/v1/loans/:id/renew", Perm: circ, Summary: "Renew a loan", Handler: s.handleRenew},
-		{Method: "POST", Path: "/api/v1/loans/:id/lost", Perm: circ, Summary: "Mark a borrowed item lost and bill it", Handler: s.handleLost},
-		{Method: "POST", Path: "/api/v1/loans/:id/claims-returned", Perm: circ, Summary: "Record that the patron says they returned the item", Handler: s.handleClaimsReturned},
-		{Method: "POST", Path: "/api/v1/loans/:id/found", Perm: circ, Summary: "Close a lost or claimed-returned loan: the item was found", Handler: s.handleFound},
+		{Method: "GET", Path: "/api/v1/loans/:id", Perm: read, Summary: "Get a loan", Handler: httpx.IDGet("loan", s.GetLoan)},
+		{Method: "POST", Path: "/api/v1/loans/:id/renew", Perm: circ, Summary: "Renew a loan", Handler: httpx.IDAction("loan", fiber.StatusOK, httpx.BodyOptional, s.Renew)},
+		{Method: "POST", Path: "/api/v1/loans/:id/lost", Perm: circ, Summary: "Mark a borrowed item lost and bill it", Handler: httpx.IDAction("loan", fiber.StatusOK, httpx.BodyOptional, s.markLost)},
+		{Method: "POST", Path: "/api/v1/loans/:id/claims-returned", Perm: circ, Summary: "Record that the patron says they returned the item", Handler: httpx.IDAction("loan", fiber.StatusOK, httpx.BodyOptional, s.claimReturned)},
+		{Method: "POST", Path: "/api/v1/loans/:id/found", Perm: circ, Summary: "Close a lost or claimed-returned loan: the item was found", Handler: httpx.IDAction("loan", fiber.StatusOK, httpx.BodyRequired, s.Found)},
 
 		{Method: "GET", Path: "/api/v1/patrons/:id/loans", Perm: read, Summary: "A patron's loans (current or history)", Handler: s.handlePatronLoans},
 		{Method: "GET", Path: "/api/v1/patrons/:id/holds", Perm: read, Summary: "A patron's holds", Handler: s.handlePatronHolds},
-		{Method: "GET", Path: "/api/v1/patrons/:id/fines", Perm: read, Summary: "A patron's fines ledger and balance", Handler: s.handleFines},
-		{Method: "POST", Path: "/api/v1/patrons/:id/renew-all", Perm: circ, Summary: "Renew all of a patron's loans", Handler: s.handleRenewAll},
-		{Method: "POST", Path: "/api/v1/patrons/:id/payments", Perm: circ, Summary: "Take a payment", Handler: s.handlePay},
-		{Method: "POST", Path: "/api/v1/patrons/:id/charges", Perm: circ, Summary: "Add a manual, damage or processing charge", Handler: s.handleCharge},
-		{Method: "POST", Path: "/api/v1/patrons/:id/waivers", Perm: p(tenants.PermCircOverride), Summary: "Waive charges", Handler: s.handleWaive},
-		{Method: "POST", Path: "/api/v1/patrons/:id/refunds", Perm: circ, Summary: "Pay back a patron's credit", Handler: s.handleRefund},
+		{Method: "GET", Path: "/api/v1/patrons/:id/fines", Perm: read, Summary: "A patron's fines ledger and balance", Handler: httpx.IDGet("patron", s.Fines)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/renew-all", Perm: circ, Summary: "Renew all of a patron's loans", Handler: httpx.IDAction("patron", fiber.StatusOK, httpx.BodyOptional, s.RenewAll)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/payments", Perm: circ, Summary: "Take a payment", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.Pay)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/charges", Perm: circ, Summary: "Add a manual, damage or processing charge", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.AddCharge)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/waivers", Perm: p(tenants.PermCircOverride), Summary: "Waive charges", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.Waive)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/refunds", Perm: circ, Summary: "Pay back a patron's credit", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.Refund)},
 
 		{Method: "GET", Path: "/api/v1/holds/pull-list", Perm: read, Summary: "Items to pull from a branch's shelves for holds", Handler: s.handlePullList},
 		{Method: "GET", Path: "/api/v1/holds", Perm: read, Summary: "List holds", Handler: s.handleListHolds},
-		{Method: "POST", Path: "/api/v1/holds", Perm: circ, Summary: "Place a hold on a title or an item", Handler: s.handlePlaceHold},
-		{Method: "GET", Path: "/api/v1/holds/:id", Perm: read, Summary: "Get a hold with its queue position", Handler: s.handleGetHold},
-		{Method: "PATCH", Path: "/api/v1/holds/:id", Perm: circ, Summary: "Change a hold's pickup branch, end date or suspension", Handler: s.handleUpdateHold},
-		{Method: "POST", Path: "/api/v1/holds/:id/cancel", Perm: circ, Summary: "Cancel a hold", Handler: s.handleCancelHold},
+		{Method: "POST", Path: "/api/v1/holds", Perm: circ, Summary: "Place a hold on a title or an item", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.PlaceHold)},
+		{Method: "GET", Path: "/api/v1/holds/:id", Perm: read, Summary: "Get a hold with its queue position", Handler: httpx.IDGet("hold", s.GetHold)},
+		{Method: "PATCH", Path: "/api/v1/holds/:id", Perm: circ, Summary: "Change a hold's pickup branch, end date or suspension", Handler: httpx.IDAction("hold", fiber.StatusOK, httpx.BodyRequired, s.UpdateHold)},
+		{Method: "POST", Path: "/api/v1/holds/:id/cancel", Perm: circ, Summary: "Cancel a hold", Handler: httpx.IDAction("hold", fiber.StatusOK, httpx.BodyOptional, s.cancelHold)},
 		{Method: "GET", Path: "/api/v1/transits", Perm: read, Summary: "Items in transit to or from a branch", Handler: s.handleTransits},
 	}
-}
-
-func (s *Service) handleCheckout(c *fiber.Ctx) error {
-	var in CheckoutInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	res, err := s.Checkout(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(res)
-}
-
-func (s *Service) handleCheckin(c *fiber.Ctx) error {
-	var in CheckinInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	res, err := s.Checkin(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
-}
-
-func (s *Service) handleRenew(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "loan")
-	if err != nil {
-		return err
-	}
-	var in RenewInput
-	if len(c.Body()) > 0 {
-		if err := httpx.Bind(c, &in); err != nil {
-			return err
-		}
-	}
-	res, err := s.Renew(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
-}
-
-func (s *Service) handleRenewAll(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in RenewInput
-	if len(c.Body()) > 0 {
-		if err := httpx.Bind(c, &in); err != nil {
-			return err
-		}
-	}
-	res, err := s.RenewAll(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
 }
 
 // GetLoan loads one loan with its item's barcode and title.
@@ -132,72 +72,30 @@ func (s *Service) GetLoan(ctx context.Context, id uuid.UUID) (*Loan, error) {
 
 const loanSelect = `SELECT l.*, i.barcode, b.title FROM loans l JOIN items i ON i.id = l.item_id JOIN bibs b ON b.id = l.bib_id`
 
-func (s *Service) handleGetLoan(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "loan")
-	if err != nil {
-		return err
-	}
-	l, err := s.GetLoan(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(l)
-}
-
-type noteInput struct {
+// NoteInput is the optional body of lost and claims-returned.
+type NoteInput struct {
 	Note string `json:"note"`
 }
 
-func (s *Service) handleLost(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "loan")
-	if err != nil {
-		return err
-	}
-	var in noteInput
-	if len(c.Body()) > 0 {
-		if err := httpx.Bind(c, &in); err != nil {
-			return err
-		}
-	}
-	res, err := s.MarkLost(c.UserContext(), id, in.Note)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
+func (s *Service) markLost(ctx context.Context, id uuid.UUID, in NoteInput) (*LostResult, error) {
+	return s.MarkLost(ctx, id, in.Note)
 }
 
-func (s *Service) handleClaimsReturned(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "loan")
+func (s *Service) claimReturned(ctx context.Context, id uuid.UUID, in NoteInput) (map[string]*Loan, error) {
+	l, err := s.ClaimReturned(ctx, id, in.Note)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var in noteInput
-	if len(c.Body()) > 0 {
-		if err := httpx.Bind(c, &in); err != nil {
-			return err
-		}
-	}
-	l, err := s.ClaimReturned(c.UserContext(), id, in.Note)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"loan": l})
+	return map[string]*Loan{"loan": l}, nil
 }
 
-func (s *Service) handleFound(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "loan")
-	if err != nil {
-		return err
-	}
-	var in FoundInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	res, err := s.Found(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
+// CancelInput is the optional body of POST /holds/{id}/cancel.
+type CancelInput struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Service) cancelHold(ctx context.Context, id uuid.UUID, in CancelInput) (*Hold, error) {
+	return s.CancelHold(ctx, id, in.Reason)
 }
 
 // PatronLoans lists a patron's loans: open ones, or the returned ones the
@@ -299,142 +197,6 @@ func (s *Service) handleListHolds(c *fiber.Ctx) error {
 	return s.listHolds(c, f)
 }
 
-func (s *Service) handleFines(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	acc, err := s.Fines(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(acc)
-}
-
-func (s *Service) handlePay(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in PaymentInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	res, err := s.Pay(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(res)
-}
-
-func (s *Service) handleWaive(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in WaiveInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	res, err := s.Waive(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(res)
-}
-
-func (s *Service) handleCharge(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in ChargeInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	e, err := s.AddCharge(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(e)
-}
-
-func (s *Service) handleRefund(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in RefundInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	e, err := s.Refund(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(e)
-}
-
-func (s *Service) handlePlaceHold(c *fiber.Ctx) error {
-	var in HoldInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	h, err := s.PlaceHold(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(h)
-}
-
-func (s *Service) handleGetHold(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "hold")
-	if err != nil {
-		return err
-	}
-	h, err := s.GetHold(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(h)
-}
-
-func (s *Service) handleUpdateHold(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "hold")
-	if err != nil {
-		return err
-	}
-	var in HoldChange
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	h, err := s.UpdateHold(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(h)
-}
-
-func (s *Service) handleCancelHold(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "hold")
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Reason string `json:"reason"`
-	}
-	if len(c.Body()) > 0 {
-		if err := httpx.Bind(c, &in); err != nil {
-			return err
-		}
-	}
-	h, err := s.CancelHold(c.UserContext(), id, in.Reason)
-	if err != nil {
-		return err
-	}
-	return c.JSON(h)
-}
-
 func requiredBranch(c *fiber.Ctx) (uuid.UUID, error) {
 	b, err := httpx.QueryUUID(c, "branch_id")
 	if err != nil {
@@ -479,26 +241,6 @@ func (s *Service) handleTransits(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(httpx.NewList(ts, page, func(t Transit) uuid.UUID { return t.ID }))
-}
-
-func (s *Service) handleGetSettings(c *fiber.Ctx) error {
-	st, err := s.GetSettings(c.UserContext())
-	if err != nil {
-		return err
-	}
-	return c.JSON(st)
-}
-
-func (s *Service) handleUpdateSettings(c *fiber.Ctx) error {
-	var in SettingsInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	st, err := s.UpdateSettings(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(st)
 }
 
 // handleExplain explains the rule for ?patron= (id or card) or

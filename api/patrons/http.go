@@ -15,7 +15,7 @@ func (s *Service) Routes() []httpx.Route {
 	read, write := string(tenants.PermPatronsRead), string(tenants.PermPatronsWrite)
 	return []httpx.Route{
 		{Method: "GET", Path: "/api/v1/patron-categories", Perm: read, Summary: "List patron categories", Handler: s.handleListCategories},
-		{Method: "POST", Path: "/api/v1/patron-categories", Perm: write, Summary: "Create a patron category", Handler: s.handleCreateCategory},
+		{Method: "POST", Path: "/api/v1/patron-categories", Perm: write, Summary: "Create a patron category", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.CreateCategory)},
 		{Method: "GET", Path: "/api/v1/patron-categories/:code", Perm: read, Summary: "Get a patron category", Handler: s.handleGetCategory},
 		{Method: "PATCH", Path: "/api/v1/patron-categories/:code", Perm: write, Summary: "Change a patron category (a new code cascades)", Handler: s.handleUpdateCategory},
 		{Method: "DELETE", Path: "/api/v1/patron-categories/:code", Perm: write, Summary: "Delete a patron category nothing uses", Handler: s.handleDeleteCategory},
@@ -24,7 +24,7 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/patrons", Perm: write, Summary: "Register a patron", Handler: s.handleCreate},
 		{Method: "GET", Path: "/api/v1/patrons/:id", Perm: read, Summary: "Get a patron with current blocks and standing", Handler: s.handleGet},
 		{Method: "PATCH", Path: "/api/v1/patrons/:id", Perm: write, Summary: "Change a patron (status inactive retires the record)", Handler: s.handleUpdate},
-		{Method: "POST", Path: "/api/v1/patrons/:id/blocks", Perm: write, Summary: "Block a patron", Handler: s.handleAddBlock},
+		{Method: "POST", Path: "/api/v1/patrons/:id/blocks", Perm: write, Summary: "Block a patron", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.AddBlock)},
 		{Method: "DELETE", Path: "/api/v1/patrons/:id/blocks/:block_id", Perm: write, Summary: "Lift a manual block (kept as history)", Handler: s.handleLiftBlock},
 		{Method: "POST", Path: "/api/v1/patrons/:id/merge", Perm: write, Summary: "Merge a duplicate patron record into this one", Handler: s.handleMerge},
 		{Method: "POST", Path: "/api/v1/patrons/:id/approve", Perm: write, Summary: "Approve a pending self-registration", Handler: s.handleApprove},
@@ -43,18 +43,6 @@ func (s *Service) handleListCategories(c *fiber.Ctx) error {
 		rows = []Category{}
 	}
 	return c.JSON(httpx.List[Category]{Items: rows})
-}
-
-func (s *Service) handleCreateCategory(c *fiber.Ctx) error {
-	var in CategoryInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	cat, err := s.CreateCategory(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(cat)
 }
 
 func (s *Service) handleGetCategory(c *fiber.Ctx) error {
@@ -150,22 +138,6 @@ func (s *Service) handleUpdate(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(v)
-}
-
-func (s *Service) handleAddBlock(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in BlockInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	b, err := s.AddBlock(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(b)
 }
 
 func (s *Service) handleLiftBlock(c *fiber.Ctx) error {

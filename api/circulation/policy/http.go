@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -19,16 +20,16 @@ func (s *Service) Routes() []httpx.Route {
 	brRead, brManage := string(tenants.PermBranchesRead), string(tenants.PermBranchesManage)
 	return []httpx.Route{
 		{Method: "GET", Path: "/api/v1/item-types", Perm: catRead, Summary: "List item types", Handler: s.handleListItemTypes},
-		{Method: "POST", Path: "/api/v1/item-types", Perm: rulesWrite, Summary: "Add an item type", Handler: s.handleCreateItemType},
+		{Method: "POST", Path: "/api/v1/item-types", Perm: rulesWrite, Summary: "Add an item type", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.CreateItemType)},
 		{Method: "GET", Path: "/api/v1/item-types/:code", Perm: catRead, Summary: "Get an item type", Handler: s.handleGetItemType},
 		{Method: "PATCH", Path: "/api/v1/item-types/:code", Perm: rulesWrite, Summary: "Change an item type (name, loanable, replacement cost)", Handler: s.handleUpdateItemType},
 		{Method: "DELETE", Path: "/api/v1/item-types/:code", Perm: rulesWrite, Summary: "Delete an item type no rule names", Handler: s.handleDeleteItemType},
 		{Method: "GET", Path: "/api/v1/circulation/rules", Perm: rulesRead, Summary: "List circulation rules (by branch, patron category, item type)", Handler: s.handleListRules},
-		{Method: "POST", Path: "/api/v1/circulation/rules", Perm: rulesWrite, Summary: "Add a circulation rule", Handler: s.handleCreateRule},
+		{Method: "POST", Path: "/api/v1/circulation/rules", Perm: rulesWrite, Summary: "Add a circulation rule", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.CreateRule)},
 		// Before /rules/:id, which would otherwise take "lint" for an id.
-		{Method: "GET", Path: "/api/v1/circulation/rules/lint", Perm: rulesRead, Summary: "Check the rule matrix: shadowed rules, uncovered combinations, non-loanable types", Handler: s.handleLint},
-		{Method: "GET", Path: "/api/v1/circulation/rules/:id", Perm: rulesRead, Summary: "Get a circulation rule", Handler: s.handleGetRule},
-		{Method: "PATCH", Path: "/api/v1/circulation/rules/:id", Perm: rulesWrite, Summary: "Change a circulation rule", Handler: s.handleUpdateRule},
+		{Method: "GET", Path: "/api/v1/circulation/rules/lint", Perm: rulesRead, Summary: "Check the rule matrix: shadowed rules, uncovered combinations, non-loanable types", Handler: httpx.Action(fiber.StatusOK, httpx.BodyOptional, func(ctx context.Context, _ struct{}) (*LintReport, error) { return s.Lint(ctx) })},
+		{Method: "GET", Path: "/api/v1/circulation/rules/:id", Perm: rulesRead, Summary: "Get a circulation rule", Handler: httpx.IDGet("circulation rule", s.GetRule)},
+		{Method: "PATCH", Path: "/api/v1/circulation/rules/:id", Perm: rulesWrite, Summary: "Change a circulation rule", Handler: httpx.IDAction("circulation rule", fiber.StatusOK, httpx.BodyRequired, s.UpdateRule)},
 		{Method: "DELETE", Path: "/api/v1/circulation/rules/:id", Perm: rulesWrite, Summary: "Delete a circulation rule", Handler: s.handleDeleteRule},
 		{Method: "GET", Path: "/api/v1/calendar/closed-days", Perm: brRead, Summary: "List closed days (by branch, date range)", Handler: s.handleListClosedDays},
 		{Method: "POST", Path: "/api/v1/calendar/closed-days", Perm: brManage, Summary: "Add closed days (one day, a list or a range) for a branch or the whole library", Handler: s.handleAddClosedDays},
@@ -43,18 +44,6 @@ func (s *Service) handleListItemTypes(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(httpx.List[ItemType]{Items: rows})
-}
-
-func (s *Service) handleCreateItemType(c *fiber.Ctx) error {
-	var in ItemTypeInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	t, err := s.CreateItemType(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(t)
 }
 
 func (s *Service) handleGetItemType(c *fiber.Ctx) error {
@@ -84,18 +73,6 @@ func (s *Service) handleDeleteItemType(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func queryUUID(c *fiber.Ctx, name string) (*uuid.UUID, error) {
-	v := c.Query(name)
-	if v == "" {
-		return nil, nil
-	}
-	id, err := uuid.Parse(v)
-	if err != nil {
-		return nil, httpx.BadQuery(name, name+" must be an id")
-	}
-	return &id, nil
-}
-
 func queryDate(c *fiber.Ctx, name string) (string, error) {
 	v := strings.TrimSpace(c.Query(name))
 	if v == "" {
@@ -114,7 +91,7 @@ func (s *Service) handleListRules(c *fiber.Ctx) error {
 	}
 	f := RuleFilter{PatronCategory: strings.ToLower(strings.TrimSpace(c.Query("patron_category"))),
 		ItemType: strings.ToLower(strings.TrimSpace(c.Query("item_type"))), After: page.After, Limit: page.Limit}
-	if f.BranchID, err = queryUUID(c, "branch_id"); err != nil {
+	if f.BranchID, err = httpx.QueryUUID(c, "branch_id"); err != nil {
 		return err
 	}
 	rows, err := s.ListRules(c.UserContext(), f)
@@ -122,46 +99,6 @@ func (s *Service) handleListRules(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(httpx.NewList(rows, page, func(r Rule) uuid.UUID { return r.ID }))
-}
-
-func (s *Service) handleCreateRule(c *fiber.Ctx) error {
-	var in RuleInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	r, err := s.CreateRule(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(r)
-}
-
-func (s *Service) handleGetRule(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "circulation rule")
-	if err != nil {
-		return err
-	}
-	r, err := s.GetRule(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(r)
-}
-
-func (s *Service) handleUpdateRule(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "circulation rule")
-	if err != nil {
-		return err
-	}
-	var in RuleInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	r, err := s.UpdateRule(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(r)
 }
 
 func (s *Service) handleDeleteRule(c *fiber.Ctx) error {
@@ -175,14 +112,6 @@ func (s *Service) handleDeleteRule(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Service) handleLint(c *fiber.Ctx) error {
-	rep, err := s.Lint(c.UserContext())
-	if err != nil {
-		return err
-	}
-	return c.JSON(rep)
-}
-
 func (s *Service) handleListClosedDays(c *fiber.Ctx) error {
 	page, err := httpx.ParsePage(c)
 	if err != nil {
@@ -191,7 +120,7 @@ func (s *Service) handleListClosedDays(c *fiber.Ctx) error {
 	f := ClosedDayFilter{After: page.After, Limit: page.Limit}
 	if c.Query("branch_id") == "none" {
 		f.LibraryWide = true
-	} else if f.BranchID, err = queryUUID(c, "branch_id"); err != nil {
+	} else if f.BranchID, err = httpx.QueryUUID(c, "branch_id"); err != nil {
 		return err
 	}
 	if f.From, err = queryDate(c, "from"); err != nil {
