@@ -355,14 +355,8 @@ func (s *Service) AddCharge(ctx context.Context, patronID uuid.UUID, in ChargeIn
 	if err := s.checkBranchField(ctx, in.BranchID); err != nil {
 		return nil, err
 	}
-	if _, err := s.patrons.Lock(ctx, patronID); err != nil {
-		return nil, err
-	}
-	cur, err := s.currency(ctx)
+	cur, err := s.lockForMoney(ctx, patronID, in.Amount)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAmount(in.Amount, cur); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(in.Note) == "" {
@@ -398,14 +392,8 @@ func (s *Service) Refund(ctx context.Context, patronID uuid.UUID, in RefundInput
 	if !slices.Contains(paymentMethods, in.Method) {
 		return nil, errs.Field("method", "invalid_method", "method is one of "+strings.Join(paymentMethods, ", "))
 	}
-	if _, err := s.patrons.Lock(ctx, patronID); err != nil {
-		return nil, err
-	}
-	cur, err := s.currency(ctx)
+	cur, err := s.lockForMoney(ctx, patronID, in.Amount)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkAmount(in.Amount, cur); err != nil {
 		return nil, err
 	}
 	st, err := s.Standing(ctx, patronID)
@@ -425,6 +413,20 @@ func (s *Service) Refund(ctx context.Context, patronID uuid.UUID, in RefundInput
 		return nil, err
 	}
 	return e, nil
+}
+
+// lockForMoney locks the patron whose account an amount is about to
+// change (serialising payments, charges and refunds of one account), and
+// checks the amount against the library's currency, which it returns.
+func (s *Service) lockForMoney(ctx context.Context, patronID uuid.UUID, m Money) (string, error) {
+	if _, err := s.patrons.Lock(ctx, patronID); err != nil {
+		return "", err
+	}
+	cur, err := s.currency(ctx)
+	if err != nil {
+		return "", err
+	}
+	return cur, checkAmount(m, cur)
 }
 
 // checkAmount accepts a positive amount in the library's currency.

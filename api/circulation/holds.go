@@ -38,7 +38,7 @@ func (s *Service) GetHold(ctx context.Context, id uuid.UUID) (*Hold, error) {
 		return nil, errs.NotFoundf("no hold with this id")
 	}
 	h := hs[0].fill()
-	if h.Status != HoldPending && h.Status != HoldInTransit && h.Status != HoldWaiting {
+	if !h.open() {
 		h.Position = 0
 	}
 	return h, nil
@@ -306,7 +306,7 @@ func (s *Service) lockOpenHold(ctx context.Context, id uuid.UUID) (*Hold, error)
 		return nil, errs.NotFoundf("no hold with this id")
 	}
 	h := hs[0].fill()
-	if h.Status != HoldPending && h.Status != HoldInTransit && h.Status != HoldWaiting {
+	if !h.open() {
 		return nil, errs.E(errs.Conflict, "hold_closed", "This hold is "+h.Status+"; it cannot be changed.")
 	}
 	return h, nil
@@ -434,7 +434,7 @@ func (s *Service) ListHolds(ctx context.Context, f HoldFilter) ([]Hold, error) {
 	}
 	for i := range hs {
 		hs[i].fill()
-		if hs[i].Status != HoldPending && hs[i].Status != HoldInTransit && hs[i].Status != HoldWaiting {
+		if !hs[i].open() {
 			hs[i].Position = 0
 		}
 	}

@@ -101,6 +101,10 @@ type Hold struct {
 	Title          string     `json:"title,omitempty" gorm:"->;-:migration"`
 }
 
+// open reports whether the hold is still in the queue, travelling or
+// waiting.
+func (h *Hold) open() bool { return slices.Contains(openHoldStatuses, h.Status) }
+
 func (h *Hold) fill() *Hold {
 	for _, d := range []**string{&h.NotNeededAfter, &h.SuspendedUntil} {
 		if *d != nil && len(**d) > 10 && !strings.HasPrefix(**d, "infinity") {
