@@ -1016,3 +1016,30 @@ func TestDemoLibraryLends(t *testing.T) {
 		t.Fatalf("demo child: %s", kid.Raw)
 	}
 }
+
+// A clerk renewing all of a patron's loans renews those of their branch and
+// gets the others back as refused, not a 403 for the whole request; marking
+// another branch's loan lost is refused.
+func TestRenewAll_BranchScopePerLoan(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "scope")
+	main := d.lib.MainID
+	east := addBranch(t, s, d.lib.Token, map[string]any{"name": "East", "code": "EAST", "parent_id": d.lib.RootID})["id"].(string)
+	_, clerk := addStaff(t, s, d.lib, "clerk@scope.example.org", tenants.RoleCirculation, main)
+	p := d.patron(main, nil)
+	want(t, d.checkout(d.lib.Token, p, d.item(main, "book"), main, nil), 201)
+	r := d.checkout(d.lib.Token, p, d.item(east, "book"), east, nil)
+	want(t, r, 201)
+	eastLoan := obj(r.Body["loan"])["id"].(string)
+	r = call(t, s, "POST", "/api/v1/patrons/"+p["id"].(string)+"/renew-all", clerk, nil)
+	want(t, r, 200)
+	if r.Body["renewed"] != float64(1) || r.Body["refused"] != float64(1) {
+		t.Fatalf("renew-all by a MAIN clerk: %s", r.Raw)
+	}
+	for _, x := range r.Body["results"].([]any) {
+		if e := obj(obj(x)["error"]); e != nil && e["code"] != "forbidden_branch" {
+			t.Fatalf("refusal: %s", r.Raw)
+		}
+	}
+	want(t, call(t, s, "POST", "/api/v1/loans/"+eastLoan+"/lost", clerk, nil), 403, "forbidden_branch")
+}
