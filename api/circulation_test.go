@@ -1043,3 +1043,36 @@ func TestRenewAll_BranchScopePerLoan(t *testing.T) {
 	}
 	want(t, call(t, s, "POST", "/api/v1/loans/"+eastLoan+"/lost", clerk, nil), 403, "forbidden_branch")
 }
+
+// Lending a copy that waits for someone else's hold (an override) puts that
+// hold back in the queue and ends the copy's transit.
+func TestCheckout_OverridePastTrappedHold(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "ovr")
+	main := d.lib.MainID
+	east := addBranch(t, s, d.lib.Token, map[string]any{"name": "East", "code": "EAST", "parent_id": d.lib.RootID})["id"].(string)
+	it := d.item(main, "book")
+	waiter, walkin := d.patron(east, nil), d.patron(main, nil)
+	h := call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": waiter["id"], "bib_id": it["bib_id"], "pickup_branch_id": east})
+	want(t, h, 201)
+	r := d.checkin(d.lib.Token, it, main, nil) // trapped, in transit to east
+	if r.Body["route"] != "transit" {
+		t.Fatalf("checkin: %s", r.Raw)
+	}
+	want(t, d.checkout(d.lib.Token, walkin, it, main, nil), 409, "item_on_hold_for_other")
+	r = d.checkout(d.lib.Token, walkin, it, main, map[string]any{"override": map[string]any{"reason": "patron leaves the country tomorrow"}})
+	want(t, r, 201)
+	hr := call(t, s, "GET", "/api/v1/holds/"+h.Body["id"].(string), d.lib.Token, nil)
+	if hr.Body["status"] != "pending" || hr.Body["trapped_item_id"] != nil {
+		t.Fatalf("the other hold after the override: %s", hr.Raw)
+	}
+	tr := call(t, s, "GET", "/api/v1/transits?branch_id="+east, d.lib.Token, nil)
+	if len(tr.Body["items"].([]any)) != 0 {
+		t.Fatalf("transit still open: %s", tr.Raw)
+	}
+	// Returned: it goes to the waiting patron again.
+	r = d.checkin(d.lib.Token, it, main, nil)
+	if r.Body["route"] != "transit" || obj(r.Body["hold"])["id"] != h.Body["id"] {
+		t.Fatalf("return after the override: %s", r.Raw)
+	}
+}

@@ -140,12 +140,16 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	}
 	p := dp.Patron
 	var refusals []refusal
-	var heldFor *Hold // the hold on the shelf for this item, when it is this patron's
+	var heldFor *Hold    // the hold on the shelf for this item, when it is this patron's
+	var othersHold *Hold // the hold this copy is set aside for, when it is someone else's
 	switch item.Status {
 	case "available":
 	case "checked_out":
 		var owner []uuid.UUID
-		db.Raw("SELECT patron_id FROM loans WHERE item_id = ? AND status <> 'returned' AND patron_id IS NOT NULL", item.ID).Scan(&owner)
+		if err := db.Raw("SELECT patron_id FROM loans WHERE item_id = ? AND status <> 'returned' AND patron_id IS NOT NULL",
+			item.ID).Scan(&owner).Error; err != nil {
+			return nil, fmt.Errorf("current borrower: %w", err)
+		}
 		if len(owner) == 1 && owner[0] == p.ID {
 			return nil, errs.E(errs.Conflict, "item_already_on_loan_to_patron",
 				"This item is already checked out to this patron. Renew it instead.")
@@ -161,6 +165,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		case h != nil && h.PatronID == p.ID:
 			heldFor = h
 		case h != nil:
+			othersHold = h
 			refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_on_hold_for_other", overridable: true,
 				msg: "This item is set aside for another patron's hold.", details: map[string]any{"hold_id": h.ID}})
 		case item.Status == "in_transit":
@@ -253,10 +258,20 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		if err := s.closeHold(ctx, heldFor, HoldFulfilled, "", d.at); err != nil {
 			return nil, err
 		}
-		if item.Status == "in_transit" {
-			if err := s.endTransit(ctx, item.ID, d.at, true); err != nil {
-				return nil, err
-			}
+	}
+	if othersHold != nil {
+		// Lent past another patron's hold (override): that hold goes back
+		// to the queue, first in line for the next copy.
+		if err := db.Exec(`UPDATE holds SET status = 'pending', trapped_item_id = NULL, trapped_at = NULL, shelf_expires_at = NULL
+  WHERE id = ?`, othersHold.ID).Error; err != nil {
+			return nil, fmt.Errorf("release hold: %w", err)
+		}
+	}
+	if item.Status == "in_transit" {
+		// The journey ends here: received for the patron it was sent to,
+		// cut short otherwise.
+		if err := s.endTransit(ctx, item.ID, d.at, heldFor != nil); err != nil {
+			return nil, err
 		}
 	}
 	return &CheckoutResult{Loan: loan.fill(s.now()), Hold: heldFor, Overridden: forced}, nil
