@@ -33,6 +33,7 @@ import (
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/migrations"
@@ -112,6 +113,7 @@ type config struct {
 	DatabaseURL, AppDatabaseURL, RedisURL string
 	HTTPAddr, BaseURL, LogLevel           string
 	MetricsToken, ProxyHeader             string
+	SMTPURL, MailFrom                     string
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	SessionTTL                            time.Duration
@@ -128,6 +130,8 @@ func loadConfig() (config, error) {
 		LogLevel:       env("LOG_LEVEL", "info"),
 		MetricsToken:   os.Getenv("METRICS_TOKEN"),
 		ProxyHeader:    os.Getenv("PROXY_HEADER"),
+		SMTPURL:        os.Getenv("SMTP_URL"),
+		MailFrom:       os.Getenv("MAIL_FROM"),
 	}
 	var err error
 	ints := []struct {
@@ -262,12 +266,24 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	defer enq.Close()
 	cat := catalog.NewService(svc.tenants).SetJobs(enq, log)
 	cat.MaxImportBytes = cfg.ImportMaxBytes
+	var mailer notices.Mailer
+	if cfg.SMTPURL != "" {
+		m, err := notices.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+		if err != nil {
+			return err
+		}
+		mailer = m
+	} else if runWorker {
+		log.Warn("SMTP_URL is not set: notices stay in the outbox as pending until it is")
+	}
+	nots := notices.NewService(svc.pool, enq, mailer, log)
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
-	circ := circulation.NewService(svc.tenants, cat, pat, pol)
+	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
 	var w *workers.Worker
 	if runWorker {
-		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency}).SetCirculation(circ)
+		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency}).
+			SetCirculation(circ).SetNotices(nots)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -280,7 +296,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots})
 		go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 		log.Info("api listening", "addr", cfg.HTTPAddr, "base_url", cfg.BaseURL, "version", versionString())
 	}

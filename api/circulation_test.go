@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1075,4 +1076,28 @@ func TestCheckout_OverridePastTrappedHold(t *testing.T) {
 	if r.Body["route"] != "transit" || obj(r.Body["hold"])["id"] != h.Body["id"] {
 		t.Fatalf("return after the override: %s", r.Raw)
 	}
+}
+
+// Trapping a hold writes its notice in the same transaction; staff see it.
+func TestNotices_QueuedWhenAHoldIsTrapped(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "ntc")
+	main := d.lib.MainID
+	it, p := d.item(main, "book"), d.patron(main, nil)
+	want(t, call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": p["id"], "item_id": it["id"], "pickup_branch_id": main}), 201)
+	want(t, d.checkin(d.lib.Token, it, main, nil), 200)
+	want(t, d.checkin(d.lib.Token, it, main, nil), 200) // scanned twice: still one notice
+	r := call(t, s, "GET", "/api/v1/notices?patron_id="+p["id"].(string), d.lib.Token, nil)
+	want(t, r, 200)
+	items := r.Body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("notices: %s", r.Raw)
+	}
+	n := obj(items[0])
+	if n["kind"] != "hold_available" || n["status"] != "pending" || n["to"] != p["email"] ||
+		!strings.Contains(n["subject"].(string), "Circulation title") {
+		t.Fatalf("notice: %s", r.Raw)
+	}
+	want(t, call(t, s, "GET", "/api/v1/notices?status=lost", d.lib.Token, nil), 400, "bad_query")
+	want(t, call(t, s, "POST", "/api/v1/notices/"+n["id"].(string)+"/resend", d.lib.Token, nil), 202)
 }

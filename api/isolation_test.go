@@ -39,7 +39,8 @@ type fixture struct {
 	RuleID, ClosedDayID     string
 	LoanItemID, LoanBarcode string
 	BlockID                 string
-	APatronID               string   // a patron of A, for probes that need one
+	APatronID               string // a patron of A, for probes that need one
+	NoticeID                string
 	BIDs                    []string // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
@@ -151,7 +152,12 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 	rule := func(f *fixture) string { return f.RuleID }
 	closed := func(f *fixture) string { return f.ClosedDayID }
 	btype := func(*fixture) string { return "btype" }
+	notice := func(f *fixture) string { return f.NoticeID }
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/notices"},
+		{Method: "GET", Path: "/api/v1/notices", URL: func(f *fixture) string { return "/api/v1/notices?patron_id=" + f.PatronID }},
+		{Method: "GET", Path: "/api/v1/notices/:id", URL: id("/api/v1/notices/:id", notice), Status: 404},
+		{Method: "POST", Path: "/api/v1/notices/:id/resend", URL: id("/api/v1/notices/:id/resend", notice), Status: 404},
 		{Method: "GET", Path: "/api/v1/item-types"},
 		{Method: "POST", Path: "/api/v1/item-types", Body: func(*fixture) any { return map[string]any{"code": "atype", "name": "A's type"} }, Status: 201},
 		{Method: "GET", Path: "/api/v1/item-types/:code", URL: id("/api/v1/item-types/:code", btype), Status: 404},
@@ -310,7 +316,7 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/patrons/" + f.PatronID, "/api/v1/patrons/" + f.PatronID + "/loans?status=all", "/api/v1/patrons/" + f.PatronID + "/holds?status=",
 		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
-		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype",
+		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID,
 		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
@@ -346,7 +352,7 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	want(t, ap, 201)
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
-		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID}
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {
@@ -420,6 +426,11 @@ func circulationFixture(t *testing.T, s *api.Server, f *fixture) {
 	f.BlockID = bl.Body["id"].(string)
 	want(t, call(t, s, "POST", "/api/v1/patron-categories", b.Token, map[string]any{"code": "bcat", "name": "B only"}), 201)
 	want(t, call(t, s, "POST", "/api/v1/item-types", b.Token, map[string]any{"code": "btype", "name": "B only"}), 201)
+	// Returning the loaned copy traps B's hold: a hold-available notice.
+	want(t, call(t, s, "POST", "/api/v1/circulation/checkin", b.Token, map[string]any{"item_barcode": f.LoanBarcode, "branch_id": b.MainID}), 200)
+	n := call(t, s, "GET", "/api/v1/notices", b.Token, nil)
+	want(t, n, 200)
+	f.NoticeID = n.Body["items"].([]any)[0].(map[string]any)["id"].(string)
 }
 
 // firstID is the id of a created resource, or of the first in a list.

@@ -23,6 +23,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/tenants"
@@ -51,6 +52,9 @@ type Deps struct {
 	Patrons     *patrons.Service
 	Policy      *policy.Service
 	Circulation *circulation.Service
+	// Notices is the outbox; built without delivery (no enqueuer, no
+	// mailer) when nil.
+	Notices *notices.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -62,8 +66,11 @@ func (d Deps) withModules() Deps {
 	if d.Policy == nil {
 		d.Policy = policy.NewService(d.Tenants)
 	}
+	if d.Notices == nil {
+		d.Notices = notices.NewService(d.Pool, nil, nil, d.Log)
+	}
 	if d.Circulation == nil {
-		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy)
+		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
 	return d
 }
@@ -118,6 +125,7 @@ func New(cfg Config, d Deps) *Server {
 	// policy's /circulation/rules/:id.
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
+	routes = append(routes, d.Notices.Routes()...)
 	s.mount(routes)
 	return s
 }

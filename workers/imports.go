@@ -20,13 +20,21 @@ type jobPayload struct {
 }
 
 // Client enqueues tasks from the API process.
-type Client struct{ c *asynq.Client }
+type Client struct {
+	c    *asynq.Client
+	insp *asynq.Inspector
+}
 
 // NewClient connects an enqueuing client to Redis.
-func NewClient(redisOpt asynq.RedisConnOpt) *Client { return &Client{c: asynq.NewClient(redisOpt)} }
+func NewClient(redisOpt asynq.RedisConnOpt) *Client {
+	return &Client{c: asynq.NewClient(redisOpt), insp: asynq.NewInspector(redisOpt)}
+}
 
 // Close closes the client.
-func (c *Client) Close() error { return c.c.Close() }
+func (c *Client) Close() error {
+	c.insp.Close()
+	return c.c.Close()
+}
 
 // EnqueueImport queues a MARC import job (it implements catalog.Enqueuer).
 // The task id is the job id, so enqueuing twice runs the job once.

@@ -17,6 +17,7 @@ import (
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -35,6 +36,10 @@ type Options struct {
 	Concurrency     int           // default 10
 	ShutdownTimeout time.Duration // running tasks get this long to finish; default 25s
 	Now             func() time.Time
+	// RetryDelay overrides asynq's exponential backoff, and CheckInterval
+	// how often retries and scheduled tasks are looked for (tests).
+	RetryDelay    func(n int, err error, t *asynq.Task) time.Duration
+	CheckInterval time.Duration
 }
 
 // Worker is the Asynq server plus scheduler.
@@ -44,6 +49,7 @@ type Worker struct {
 	tenants *tenants.Service
 	catalog *catalog.Service
 	circ    *circulation.Service
+	notices *notices.Service
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
 	client  *asynq.Client
@@ -64,10 +70,13 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	}
 	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, catalog: cat, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux()}
 	w.srv = asynq.NewServer(redisOpt, asynq.Config{
-		Concurrency:     o.Concurrency,
-		Queues:          Queues,
-		ShutdownTimeout: o.ShutdownTimeout,
-		Logger:          slogAdapter{log},
+		Concurrency:              o.Concurrency,
+		Queues:                   Queues,
+		ShutdownTimeout:          o.ShutdownTimeout,
+		Logger:                   slogAdapter{log},
+		RetryDelayFunc:           o.RetryDelay,
+		DelayedTaskCheckInterval: o.CheckInterval,
+		TaskCheckInterval:        o.CheckInterval,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			log.Error("task failed", "type", t.Type(), "error", err)
 		}),
@@ -76,6 +85,7 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypePurgeSessions, w.handlePurgeSessions)
 	w.mux.HandleFunc(TypePurgeTenantSessions, w.handlePurgeTenantSessions)
 	w.mux.HandleFunc(TypeImportMARC, w.handleImportMARC)
+	w.mux.HandleFunc(TypeNoticeSend, w.handleNoticeSend)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
 	return w

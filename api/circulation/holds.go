@@ -13,6 +13,8 @@ import (
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -88,15 +90,12 @@ func (s *Service) trapOnShelf(ctx context.Context, h *Hold, item *catalog.Item, 
 	if err != nil {
 		return err
 	}
-	var category string
-	if err := db.Raw("SELECT category FROM patrons WHERE id = ?", h.PatronID).Scan(&category).Error; err != nil {
-		return fmt.Errorf("hold patron: %w", err)
-	}
-	rule, err := s.policy.Resolve(ctx, policy.Subject{BranchID: b.ID, BranchPath: b.Path, PatronCategory: category, ItemType: item.ItemType})
+	p, err := s.patrons.Get(ctx, h.PatronID)
 	if err != nil {
 		return err
 	}
-	cal, err := s.policy.Calendar(ctx, b.ID, at, at)
+	rule, cal, err := s.policy.DeskPolicy(ctx, policy.RuleRef{Subject: policy.Subject{BranchID: b.ID, BranchPath: b.Path,
+		PatronCategory: p.Category, ItemType: item.ItemType}}, b, at, at)
 	if err != nil {
 		return err
 	}
@@ -106,9 +105,32 @@ func (s *Service) trapOnShelf(ctx context.Context, h *Hold, item *catalog.Item, 
 		return fmt.Errorf("trap hold: %w", err)
 	}
 	h.Status, h.TrappedItemID, h.TrappedAt, h.ShelfExpiresAt = HoldWaiting, &item.ID, &at, &expires
-	// The hold-available notice is the workers' business: they read
-	// waiting holds trapped since their last run.
-	return nil
+	return s.notifyHoldAvailable(ctx, h, p, b, cal.Location(), expires)
+}
+
+// notifyHoldAvailable queues the hold-available notice in the trap's own
+// transaction (one per hold and trap: a re-trap after a cancel is a new
+// notice, a repeated scan is not).
+func (s *Service) notifyHoldAvailable(ctx context.Context, h *Hold, p *patrons.Patron, b *tenants.Branch, loc *time.Location, expires time.Time) error {
+	if s.notices == nil {
+		return nil
+	}
+	db, _ := tenants.DB(ctx)
+	var lib struct{ Name, Title string }
+	if err := db.Raw(`SELECT (SELECT name FROM tenants WHERE id = app.current_tenant_id()) AS name,
+  (SELECT title FROM bibs WHERE id = ?) AS title`, h.BibID).Scan(&lib).Error; err != nil {
+		return fmt.Errorf("hold notice: %w", err)
+	}
+	subject, text, err := notices.HoldAvailable{Library: lib.Name, PatronName: strings.TrimSpace(p.FirstName + " " + p.LastName),
+		Title: lib.Title, Branch: b.Name, BranchPhone: b.Phone, PickupBy: expires, Location: loc}.Render()
+	if err != nil {
+		return err
+	}
+	_, err = s.notices.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable,
+		DedupeKey: h.ID.String() + "/" + h.TrappedAt.UTC().Format(time.RFC3339), Channel: p.NoticeChannel, To: p.Email,
+		Subject: subject, BodyText: text,
+		Details: map[string]any{"hold_id": h.ID, "bib_id": h.BibID, "pickup_branch_id": b.ID, "pickup_by": expires}})
+	return err
 }
 
 // closeHold ends a hold (fulfilled, canceled or expired).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -22,6 +23,7 @@ type Service struct {
 	catalog *catalog.Service
 	patrons *patrons.Service
 	policy  *policy.Service
+	notices *notices.Service
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -30,6 +32,12 @@ type Service struct {
 func NewService(t *tenants.Service, cat *catalog.Service, p *patrons.Service, pol *policy.Service) *Service {
 	s := &Service{tenants: t, pool: t.Pool(), catalog: cat, patrons: p, policy: pol, log: slog.Default(), now: time.Now}
 	p.SetCirculation(s, s)
+	return s
+}
+
+// SetNotices connects the outbox: trapping a hold queues its notice.
+func (s *Service) SetNotices(n *notices.Service) *Service {
+	s.notices = n
 	return s
 }
 

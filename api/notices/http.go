@@ -1,0 +1,48 @@
+package notices
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Routes declares the notices endpoints.
+func (s *Service) Routes() []httpx.Route {
+	read, write := string(tenants.PermPatronsRead), string(tenants.PermPatronsWrite)
+	return []httpx.Route{
+		{Method: "GET", Path: "/api/v1/notices", Perm: read, Summary: "Notices sent, pending, failed or undeliverable (by patron, kind, status)", Handler: s.handleList},
+		{Method: "GET", Path: "/api/v1/notices/:id", Perm: read, Summary: "Get a notice with its text", Handler: httpx.IDGet("notice", s.Get)},
+		{Method: "POST", Path: "/api/v1/notices/:id/resend", Perm: write, Summary: "Send a sent or failed notice again", Handler: httpx.IDAction("notice", fiber.StatusAccepted, httpx.BodyOptional, s.resend)},
+	}
+}
+
+func (s *Service) resend(ctx context.Context, id uuid.UUID, _ struct{}) (*Notice, error) {
+	return s.Resend(ctx, id)
+}
+
+var statuses = []string{StatusPending, StatusSent, StatusFailed, StatusUndeliverable}
+
+func (s *Service) handleList(c *fiber.Ctx) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	f := Filter{Kind: c.Query("kind"), Status: c.Query("status"), After: page.After, Limit: page.Limit}
+	if f.Status != "" && !slices.Contains(statuses, f.Status) {
+		return httpx.BadQuery("status", "status is one of "+strings.Join(statuses, ", "))
+	}
+	if f.PatronID, err = httpx.QueryUUID(c, "patron_id"); err != nil {
+		return err
+	}
+	rows, err := s.List(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpx.NewList(rows, page, func(n Notice) uuid.UUID { return n.ID }))
+}

@@ -1,0 +1,90 @@
+package notices
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/wneessen/go-mail"
+)
+
+// Message is one email.
+type Message struct {
+	TenantID uuid.UUID
+	To       string
+	Subject  string
+	Text     string
+}
+
+// Mailer sends email and returns the message id.
+type Mailer interface {
+	Send(ctx context.Context, m Message) (messageID string, err error)
+}
+
+// SMTP sends through an SMTP server.
+type SMTP struct {
+	host string
+	opts []mail.Option
+	from string
+}
+
+// NewSMTP configures the mailer from SMTP_URL and MAIL_FROM:
+// smtp://user:pass@host:587 (STARTTLS when the server offers it; add
+// ?tls=required to insist), smtps://user:pass@host:465 (implicit TLS).
+func NewSMTP(rawURL, from string) (*SMTP, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" || (u.Scheme != "smtp" && u.Scheme != "smtps") {
+		return nil, fmt.Errorf("SMTP_URL must be smtp://[user:pass@]host[:port] or smtps://...: %q", rawURL)
+	}
+	if from == "" {
+		return nil, fmt.Errorf("MAIL_FROM is required with SMTP_URL")
+	}
+	opts := []mail.Option{mail.WithTimeout(20 * time.Second)}
+	port := 587
+	switch {
+	case u.Scheme == "smtps":
+		port = 465
+		opts = append(opts, mail.WithSSL())
+	case u.Query().Get("tls") == "required":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("SMTP_URL port %q: %w", p, err)
+		}
+	}
+	opts = append(opts, mail.WithPort(port))
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(u.User.Username()), mail.WithPassword(pw))
+	}
+	return &SMTP{host: u.Hostname(), opts: opts, from: from}, nil
+}
+
+// Send delivers one message and returns its Message-ID.
+func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
+	msg := mail.NewMsg()
+	if err := msg.From(s.from); err != nil {
+		return "", fmt.Errorf("from %q: %w", s.from, err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return "", fmt.Errorf("to %q: %w", m.To, err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetDate()
+	msg.SetMessageID()
+	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	c, err := mail.NewClient(s.host, s.opts...)
+	if err != nil {
+		return "", fmt.Errorf("smtp client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, msg); err != nil {
+		return "", err
+	}
+	return msg.GetMessageID(), nil
+}

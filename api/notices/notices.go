@@ -1,0 +1,270 @@
+// Package notices is the outbox of messages to patrons and their delivery.
+// A module that causes a notice (circulation trapping a hold) writes it with
+// Queue inside its own transaction: the notice exists exactly when its
+// cause committed, and its unique key (patron, kind, level, dedupe key)
+// turns every re-run into a no-op. After the commit a task per notice asks
+// the workers to Deliver it by email; the outcome (sent with the SMTP
+// message id, failed with the reason, undeliverable without an address) is
+// recorded on the row, and staff see the history and can resend.
+//
+// The one window for a duplicate email: the SMTP server accepted the
+// message and the process died before the single UPDATE that marks it sent.
+package notices
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Notice kinds delivered today.
+const (
+	KindHoldAvailable = "hold_available"
+)
+
+// Statuses.
+const (
+	StatusPending       = "pending"
+	StatusSent          = "sent"
+	StatusFailed        = "failed"
+	StatusUndeliverable = "undeliverable"
+)
+
+// Notice is one message to one patron.
+type Notice struct {
+	TenantID  uuid.UUID       `json:"-" gorm:"primaryKey"`
+	ID        uuid.UUID       `json:"id" gorm:"primaryKey"`
+	PatronID  uuid.UUID       `json:"patron_id"`
+	Kind      string          `json:"kind"`
+	Level     int             `json:"level"`
+	DedupeKey string          `json:"-"`
+	Status    string          `json:"status"`
+	Channel   string          `json:"channel"`
+	To        string          `json:"to" gorm:"column:to_address"`
+	Subject   string          `json:"subject"`
+	BodyText  string          `json:"body_text"`
+	Details   json.RawMessage `json:"details" gorm:"type:jsonb"`
+	Attempts  int             `json:"attempts"`
+	Error     string          `json:"error"`
+	MessageID string          `json:"message_id"`
+	CreatedAt time.Time       `json:"created_at"`
+	SentAt    *time.Time      `json:"sent_at"`
+}
+
+// ErrNoMailer is Deliver's answer when no SMTP server is configured.
+var ErrNoMailer = errors.New("notices: no SMTP server is configured (SMTP_URL); the notice stays pending")
+
+// Enqueuer hands a committed notice to the workers.
+type Enqueuer interface {
+	EnqueueNotice(ctx context.Context, tenantID, noticeID uuid.UUID) error
+}
+
+// Service is the notices module.
+type Service struct {
+	pool    *tenants.Pool
+	enqueue Enqueuer
+	mailer  Mailer
+	log     *slog.Logger
+	now     func() time.Time
+}
+
+// NewService builds the notices service. enq may be nil (notices then wait
+// in the outbox until a worker sweeps them).
+func NewService(pool *tenants.Pool, enq Enqueuer, m Mailer, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{pool: pool, enqueue: enq, mailer: m, log: log, now: time.Now}
+}
+
+// Draft is a notice to queue: who, what, and the rendered message.
+type Draft struct {
+	PatronID  uuid.UUID
+	Kind      string
+	Level     int
+	DedupeKey string
+	Channel   string // the patron's notice channel: email, sms, print, none
+	To        string // the address; empty means undeliverable
+	Subject   string
+	BodyText  string
+	Details   map[string]any
+}
+
+// Queue writes the notice in the current tenant transaction and, once it
+// commits, asks the workers to deliver it. A notice with the same key
+// already queued is left as it is (nil, nil).
+func (s *Service) Queue(ctx context.Context, d Draft) (*Notice, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := tenants.CurrentTenant(ctx)
+	details, _ := json.Marshal(d.Details)
+	if d.Details == nil {
+		details = []byte("{}")
+	}
+	n := &Notice{TenantID: tenant, ID: tenants.NewID(), PatronID: d.PatronID, Kind: d.Kind, Level: d.Level,
+		DedupeKey: d.DedupeKey, Status: StatusPending, Channel: d.Channel, To: strings.TrimSpace(d.To),
+		Subject: d.Subject, BodyText: d.BodyText, Details: details, CreatedAt: s.now()}
+	if n.Channel == "" {
+		n.Channel = "email"
+	}
+	// Only email is delivered today; no address, or another channel, is
+	// recorded as undeliverable and listed for staff (print) — never dropped.
+	if n.Channel != "email" || n.To == "" {
+		n.Status = StatusUndeliverable
+		n.Error = "no email address, or the patron asked for " + n.Channel
+	}
+	res := db.Exec(`INSERT INTO notices (tenant_id, id, patron_id, kind, level, dedupe_key, status, channel, to_address,
+  subject, body_text, details, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+ON CONFLICT (tenant_id, patron_id, kind, level, dedupe_key) DO NOTHING`,
+		n.TenantID, n.ID, n.PatronID, n.Kind, n.Level, n.DedupeKey, n.Status, n.Channel, n.To, n.Subject, n.BodyText,
+		string(details), n.Error, n.CreatedAt)
+	if res.Error != nil {
+		return nil, fmt.Errorf("queue notice: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, nil
+	}
+	if n.Status == StatusPending {
+		s.afterCommit(ctx, tenant, n.ID)
+	}
+	return n, nil
+}
+
+func (s *Service) afterCommit(ctx context.Context, tenant, id uuid.UUID) {
+	if s.enqueue == nil {
+		return
+	}
+	tenants.AfterCommit(ctx, func(ctx context.Context) {
+		if err := s.enqueue.EnqueueNotice(ctx, tenant, id); err != nil {
+			// The row stays pending; resend (or a sweep) delivers it.
+			s.log.Error("enqueue notice", "tenant_id", tenant, "notice_id", id, "error", err)
+		}
+	})
+}
+
+// Get returns one notice.
+func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Notice, error) {
+	return tenants.Find[Notice](ctx, "no notice with this id", "id = ?", id)
+}
+
+// Filter narrows List.
+type Filter struct {
+	PatronID *uuid.UUID
+	Kind     string
+	Status   string
+	After    uuid.UUID
+	Limit    int
+}
+
+// List lists notices in id (creation) order, Limit+1 rows at most.
+func (s *Service) List(ctx context.Context, f Filter) ([]Notice, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := db.Where("id > ?", f.After)
+	if f.PatronID != nil {
+		q = q.Where("patron_id = ?", *f.PatronID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	var out []Notice
+	if err := q.Order("id").Limit(f.Limit + 1).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list notices: %w", err)
+	}
+	return out, nil
+}
+
+// Resend puts a failed or sent notice back to pending and queues its
+// delivery again (with a new message id). An undeliverable notice needs an
+// address first.
+func (s *Service) Resend(ctx context.Context, id uuid.UUID) (*Notice, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch n.Status {
+	case StatusPending:
+		// Still waiting (no mail server configured then, or its task was
+		// lost): queue its delivery again; a delivery already queued wins.
+		tenant, _ := tenants.CurrentTenant(ctx)
+		s.afterCommit(ctx, tenant, id)
+		return n, nil
+	case StatusUndeliverable:
+		return nil, errs.E(errs.Conflict, "notice_undeliverable", "The patron had no email address; print this notice or add an address and queue a new one.")
+	}
+	if err := db.Exec(`UPDATE notices SET status = 'pending', attempts = 0, error = '' WHERE id = ?`, id).Error; err != nil {
+		return nil, fmt.Errorf("resend notice: %w", err)
+	}
+	tenant, _ := tenants.CurrentTenant(ctx)
+	s.afterCommit(ctx, tenant, id)
+	return s.Get(ctx, id)
+}
+
+// Deliver sends one pending notice and records the outcome. It reads the
+// notice in one transaction, sends outside any transaction, and marks it in
+// a single UPDATE, so a crash before the SMTP server accepted the message
+// leaves it pending (the retry sends it once), and only a crash between
+// acceptance and that UPDATE can send it twice. final says this is the
+// last attempt: a failure then marks the notice failed.
+func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final bool) error {
+	var n *Notice
+	err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, _ *gorm.DB) error {
+		var err error
+		n, err = s.Get(ctx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n.Status != StatusPending {
+		return nil // sent, failed or undeliverable already: nothing to do
+	}
+	if s.mailer == nil {
+		// Not an attempt: the notice stays pending for a resend once
+		// SMTP_URL is set.
+		return ErrNoMailer
+	}
+	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID})
+	err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
+		if sendErr == nil {
+			return tx.Exec(`UPDATE notices SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, error = ''
+  WHERE id = ? AND status = 'pending'`, msgID, s.now(), id).Error
+		}
+		status := StatusPending
+		if final {
+			status = StatusFailed
+		}
+		return tx.Exec(`UPDATE notices SET status = ?, attempts = attempts + 1, error = ? WHERE id = ? AND status = 'pending'`,
+			status, sendErr.Error(), id).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record notice %s: %w", id, err)
+	}
+	if sendErr != nil {
+		// The task fails so the queue retries it with backoff; the
+		// recorded error stays visible meanwhile.
+		return fmt.Errorf("send notice %s: %w", id, sendErr)
+	}
+	return nil
+}

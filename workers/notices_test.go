@@ -1,0 +1,283 @@
+package workers_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
+	"github.com/stacks-ils/stacks/workers"
+)
+
+// mailSink is a real SMTP server in the test process that keeps what it
+// receives; reject makes it refuse messages to that address.
+type mailSink struct {
+	mu     sync.Mutex
+	got    []sunkMail
+	reject map[string]bool
+	addr   string
+}
+
+type sunkMail struct {
+	From string
+	To   []string
+	Data string
+}
+
+func newMailSink(t *testing.T) *mailSink {
+	t.Helper()
+	sink := &mailSink{reject: map[string]bool{}}
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: sink}, nil }))
+	srv.Domain = "sink.test"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink.addr = ln.Addr().String()
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sink
+}
+
+func (s *mailSink) setReject(addr string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reject[addr] = on
+}
+
+func (s *mailSink) mails() []sunkMail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]sunkMail(nil), s.got...)
+}
+
+type sinkSession struct {
+	sink *mailSink
+	msg  sunkMail
+}
+
+func (s *sinkSession) Reset()        { s.msg = sunkMail{} }
+func (s *sinkSession) Logout() error { return nil }
+func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
+	s.msg.From = from
+	return nil
+}
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.sink.mu.Lock()
+	defer s.sink.mu.Unlock()
+	if s.sink.reject[to] {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy, try later"}
+	}
+	s.msg.To = append(s.msg.To, to)
+	return nil
+}
+func (s *sinkSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.msg.Data = string(b)
+	s.sink.mu.Lock()
+	s.sink.got = append(s.sink.got, s.msg)
+	s.sink.mu.Unlock()
+	return nil
+}
+
+// noticeWorld is a tenant with a patron waiting for a title whose only copy
+// is on the shelf, and the services wired as in `stacks serve` + `worker`.
+type noticeWorld struct {
+	env     *tenanttest.Env
+	tenant  uuid.UUID
+	branch  uuid.UUID
+	barcode string
+	circ    *circulation.Service
+	nots    *notices.Service
+}
+
+func newNoticeWorld(t *testing.T, sink *mailSink, email string) *noticeWorld {
+	t.Helper()
+	env := tenanttest.Get(t)
+	ropt := redisOpt(t)
+	// Deliveries left by earlier runs name databases that are gone.
+	insp := asynq.NewInspector(ropt)
+	if qs, _ := insp.Queues(); slices.Contains(qs, "notices") {
+		insp.DeleteQueue("notices", true)
+	}
+	insp.Close()
+	res := env.Signup(t, "notice")
+	w := &noticeWorld{env: env, tenant: res.Tenant.ID, barcode: "N-" + res.Tenant.ID.String()[:8]}
+	err := env.Pool.Tx(context.Background(), w.tenant, func(ctx context.Context, tx *gorm.DB) error {
+		var row struct{ ID uuid.UUID }
+		if err := tx.Raw(`SELECT id FROM branches WHERE kind = 'branch' LIMIT 1`).Scan(&row).Error; err != nil {
+			return err
+		}
+		w.branch = row.ID
+		return tx.Exec(`WITH b AS (INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
+    VALUES (app.current_tenant_id(), gen_random_uuid(), '{}', 'The Waves', 'waves', 'book', 'waves') RETURNING id),
+  i AS (INSERT INTO items (tenant_id, id, bib_id, barcode, branch_id) SELECT app.current_tenant_id(), gen_random_uuid(), b.id, ?, ? FROM b),
+  p AS (INSERT INTO patrons (tenant_id, id, card_number, first_name, last_name, email, home_branch_id, category, expires_on)
+    VALUES (app.current_tenant_id(), gen_random_uuid(), 'W1', 'Virginia', 'Woolf', ?, ?, 'adult', '2099-12-31') RETURNING id)
+INSERT INTO holds (tenant_id, id, patron_id, bib_id, pickup_branch_id, requested_at)
+SELECT app.current_tenant_id(), gen_random_uuid(), p.id, b.id, ?, now() FROM p, b`, w.barcode, w.branch, email, w.branch, w.branch).Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailer, err := notices.NewSMTP("smtp://"+sink.addr, "Stacks Library <library@stacks.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := workers.NewClient(ropt)
+	t.Cleanup(func() { client.Close() })
+	log := slog.New(slog.DiscardHandler)
+	w.nots = notices.NewService(env.Pool, client, mailer, log)
+	cat := catalog.NewService(env.Tenants)
+	w.circ = circulation.NewService(env.Tenants, cat, patrons.NewService(env.Tenants), policy.NewService(env.Tenants)).SetNotices(w.nots)
+	wk := workers.New(ropt, env.Tenants, cat, log, workers.Options{Concurrency: 4,
+		RetryDelay:    func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond },
+		CheckInterval: 50 * time.Millisecond}).SetNotices(w.nots)
+	if err := wk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wk.Shutdown)
+	return w
+}
+
+// tx runs fn in the tenant as the system principal.
+func (w *noticeWorld) tx(t *testing.T, fn func(ctx context.Context) error) {
+	t.Helper()
+	err := w.env.Pool.Tx(context.Background(), w.tenant, func(ctx context.Context, _ *gorm.DB) error {
+		sys, err := tenants.SystemPrincipal(ctx)
+		if err != nil {
+			return err
+		}
+		return fn(tenants.WithPrincipal(ctx, sys))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *noticeWorld) notice(t *testing.T) notices.Notice {
+	t.Helper()
+	var ns []notices.Notice
+	w.tx(t, func(ctx context.Context) error {
+		var err error
+		ns, err = w.nots.List(ctx, notices.Filter{Limit: 10})
+		return err
+	})
+	if len(ns) != 1 {
+		t.Fatalf("%d notices, want 1", len(ns))
+	}
+	return ns[0]
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// Trapping a hold emails the patron once, with the title, the branch and
+// the pickup deadline, and records the send.
+func TestHoldAvailableNotice_SentOnce(t *testing.T) {
+	sink := newMailSink(t)
+	w := newNoticeWorld(t, sink, "virginia@example.org")
+	for i := 0; i < 2; i++ { // the second scan finds the copy already waiting: no second notice
+		w.tx(t, func(ctx context.Context) error {
+			res, err := w.circ.Checkin(ctx, circulation.CheckinInput{ItemBarcode: w.barcode, BranchID: w.branch})
+			if err == nil && res.Route != "hold_shelf" {
+				err = fmt.Errorf("route %s", res.Route)
+			}
+			return err
+		})
+	}
+	waitFor(t, "the notice to be sent", func() bool { return w.notice(t).Status == notices.StatusSent })
+	mails := sink.mails()
+	if len(mails) != 1 {
+		t.Fatalf("%d mails, want 1", len(mails))
+	}
+	m := mails[0]
+	if len(m.To) != 1 || m.To[0] != "virginia@example.org" || !strings.Contains(m.Data, "The Waves is waiting for you") ||
+		!strings.Contains(m.Data, "Pick it up at") || !strings.Contains(m.Data, "Dear Virginia Woolf") {
+		t.Fatalf("mail: to %v\n%s", m.To, m.Data)
+	}
+	n := w.notice(t)
+	if n.MessageID == "" || n.SentAt == nil || n.Kind != notices.KindHoldAvailable || !strings.Contains(m.Data, n.MessageID) {
+		t.Fatalf("notice record: %+v", n)
+	}
+}
+
+// A mail server that refuses the message: retries, then failed with the
+// reason; a resend once it accepts delivers it.
+func TestNotice_FailsAfterRetriesThenResends(t *testing.T) {
+	sink := newMailSink(t)
+	sink.setReject("busy@example.org", true)
+	w := newNoticeWorld(t, sink, "busy@example.org")
+	w.tx(t, func(ctx context.Context) error {
+		_, err := w.circ.Checkin(ctx, circulation.CheckinInput{ItemBarcode: w.barcode, BranchID: w.branch})
+		return err
+	})
+	waitFor(t, "the notice to fail", func() bool { return w.notice(t).Status == notices.StatusFailed })
+	n := w.notice(t)
+	if n.Attempts != 9 || !strings.Contains(n.Error, "mailbox busy") {
+		t.Fatalf("failed notice: attempts %d, error %q", n.Attempts, n.Error)
+	}
+	sink.setReject("busy@example.org", false)
+	w.tx(t, func(ctx context.Context) error {
+		_, err := w.nots.Resend(ctx, n.ID)
+		return err
+	})
+	waitFor(t, "the resend", func() bool { return w.notice(t).Status == notices.StatusSent })
+	if len(sink.mails()) != 1 {
+		t.Fatalf("%d mails after the resend, want 1", len(sink.mails()))
+	}
+}
+
+// No email address: recorded as undeliverable (for print), never sent.
+func TestNotice_NoAddressIsUndeliverable(t *testing.T) {
+	sink := newMailSink(t)
+	w := newNoticeWorld(t, sink, "")
+	w.tx(t, func(ctx context.Context) error {
+		_, err := w.circ.Checkin(ctx, circulation.CheckinInput{ItemBarcode: w.barcode, BranchID: w.branch})
+		return err
+	})
+	if n := w.notice(t); n.Status != notices.StatusUndeliverable || n.BodyText == "" {
+		t.Fatalf("notice without an address: %+v", n)
+	}
+	var err error
+	id := w.notice(t).ID
+	w.tx(t, func(ctx context.Context) error {
+		_, err = w.nots.Resend(ctx, id)
+		return nil
+	})
+	if e := errs.As(err); e == nil || e.Code != "notice_undeliverable" {
+		t.Fatalf("resending an undeliverable notice: %v", err)
+	}
+	if len(sink.mails()) != 0 {
+		t.Fatal("an undeliverable notice was mailed")
+	}
+}
