@@ -1101,3 +1101,65 @@ func TestNotices_QueuedWhenAHoldIsTrapped(t *testing.T) {
 	want(t, call(t, s, "GET", "/api/v1/notices?status=lost", d.lib.Token, nil), 400, "bad_query")
 	want(t, call(t, s, "POST", "/api/v1/notices/"+n["id"].(string)+"/resend", d.lib.Token, nil), 202)
 }
+
+// The daily digests: one notice per patron listing all their items, per
+// kind and level, once per local day however often the run happens.
+func TestNotices_DailyDigests(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "dig")
+	main := d.lib.MainID
+	chicago, _ := time.LoadLocation("America/Chicago")
+	today := time.Now().In(chicago)
+	a, b := d.patron(main, nil), d.patron(main, nil)
+	// a: two loans due in 3 days (the default due-soon offset); b: one loan 7 days overdue (level 2).
+	for i := 0; i < 2; i++ {
+		want(t, d.checkout(d.lib.Token, a, d.item(main, "book"), main, map[string]any{"at": today.AddDate(0, 0, -18).Format(time.RFC3339)}), 201)
+	}
+	want(t, d.checkout(d.lib.Token, b, d.item(main, "book"), main, map[string]any{"at": today.AddDate(0, 0, -28).Format(time.RFC3339)}), 201)
+
+	r := call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "due_soon"})
+	want(t, r, 202)
+	if r.Body["count"] != float64(1) || r.Body["date"] != today.Format(time.DateOnly) {
+		t.Fatalf("due-soon run: %s", r.Raw)
+	}
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "due_soon"})
+	if r.Body["count"] != float64(0) {
+		t.Fatalf("a second run the same day queued again: %s", r.Raw)
+	}
+	l := call(t, s, "GET", "/api/v1/notices?kind=due_soon&patron_id="+a["id"].(string), d.lib.Token, nil)
+	n := obj(l.Body["items"].([]any)[0])
+	if !strings.Contains(n["subject"].(string), "2 item(s) due soon") || strings.Count(n["body_text"].(string), "you can renew it") != 2 {
+		t.Fatalf("due-soon digest: %s", l.Raw)
+	}
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "overdue"})
+	if r.Body["count"] != float64(1) {
+		t.Fatalf("overdue run: %s", r.Raw)
+	}
+	l = call(t, s, "GET", "/api/v1/notices?kind=overdue", d.lib.Token, nil)
+	n = obj(l.Body["items"].([]any)[0])
+	if n["patron_id"] != b["id"] || n["level"] != float64(2) || !strings.Contains(n["body_text"].(string), "fines may apply") {
+		t.Fatalf("overdue digest: %s", l.Raw)
+	}
+
+	// Settings: a kind switched off queues nothing; bad values are refused.
+	r = call(t, s, "GET", "/api/v1/notices/settings", d.lib.Token, nil)
+	want(t, r, 200)
+	if r.Body["send_hour"] != float64(8) || r.Body["due_soon_days"] != float64(3) {
+		t.Fatalf("default settings: %s", r.Raw)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/notices/settings", d.lib.Token, map[string]any{"send_hour": 24}), 422, "out_of_range")
+	want(t, call(t, s, "PATCH", "/api/v1/notices/settings", d.lib.Token, map[string]any{"enabled_kinds": []string{"spam"}}), 422, "unknown_kind")
+	want(t, call(t, s, "PATCH", "/api/v1/notices/settings", d.lib.Token, map[string]any{"reply_to": "not an address"}), 422, "invalid_email")
+	r = call(t, s, "PATCH", "/api/v1/notices/settings", d.lib.Token, map[string]any{"enabled_kinds": []string{"hold_available"},
+		"sender_name": "Springfield Library", "reply_to": "desk@springfield.example.org", "overdue1_days": 2})
+	want(t, r, 200)
+	if r.Body["sender_name"] != "Springfield Library" || r.Body["overdue1_days"] != float64(2) {
+		t.Fatalf("patched settings: %s", r.Raw)
+	}
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "overdue", "date": today.AddDate(0, 0, 1).Format(time.DateOnly)})
+	if r.Body["count"] != float64(0) {
+		t.Fatalf("a switched-off kind ran: %s", r.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "hold_available"}), 422, "unknown_kind")
+	want(t, call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "overdue", "date": "27/11/2026"}), 422, "invalid_date")
+}

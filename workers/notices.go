@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
@@ -80,4 +81,96 @@ func (w *Worker) handleNoticeSend(ctx context.Context, t *asynq.Task) error {
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
 	}
 	return err
+}
+
+// Daily notices: every 15 minutes a fan-out enqueues, for each library
+// whose local time has reached its send hour, one run per daily kind with
+// the id notices:<kind>:<tenant>:<local date>. Two schedulers, a restart or
+// POST /notices/run (which uses the same id) never run a kind twice for a
+// library and day; the outbox's unique key would drop a second copy anyway.
+const (
+	TypeNoticesDaily       = "notices:daily"        // fan-out
+	TypeNoticesDailyTenant = "notices:daily:tenant" // one library, one kind, one day
+)
+
+type dailyPayload struct {
+	TenantID uuid.UUID `json:"tenant_id"`
+	Kind     string    `json:"kind"`
+	Date     string    `json:"date"`
+}
+
+func dailyTaskID(tenantID uuid.UUID, kind, date string) string {
+	return "notices:" + kind + ":" + tenantID.String() + ":" + date
+}
+
+// EnqueueDaily queues one library's run of a daily kind for its local date
+// (it implements notices.Enqueuer).
+func (c *Client) EnqueueDaily(ctx context.Context, tenantID uuid.UUID, kind, date string) error {
+	payload, _ := json.Marshal(dailyPayload{TenantID: tenantID, Kind: kind, Date: date})
+	_, err := c.c.EnqueueContext(ctx, asynq.NewTask(TypeNoticesDailyTenant, payload), asynq.Queue("notices"),
+		asynq.TaskID(dailyTaskID(tenantID, kind, date)), asynq.Retention(72*time.Hour), asynq.MaxRetry(5),
+		asynq.Timeout(30*time.Minute))
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue %s notices for %s: %w", kind, tenantID, err)
+	}
+	return nil
+}
+
+func (w *Worker) handleNoticesDaily(ctx context.Context, _ *asynq.Task) error {
+	if w.notices == nil {
+		return nil
+	}
+	ts, err := w.pool.ActiveTenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := w.opt.Now()
+	enq := &Client{c: w.client}
+	for _, t := range ts {
+		loc, err := time.LoadLocation(t.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		local := now.In(loc)
+		var hour int
+		if err := w.pool.Tx(ctx, t.ID, func(ctx context.Context, _ *gorm.DB) error {
+			st, err := w.notices.GetSettings(ctx)
+			if err == nil {
+				hour = st.SendHour
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if local.Hour() < hour {
+			continue
+		}
+		for _, kind := range notices.DailyKinds {
+			if err := enq.EnqueueDaily(ctx, t.ID, kind, local.Format(time.DateOnly)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Worker) handleNoticesDailyTenant(ctx context.Context, t *asynq.Task) error {
+	var p dailyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil {
+		return fmt.Errorf("bad payload %q: %w", t.Payload(), asynq.SkipRetry)
+	}
+	if w.notices == nil {
+		return errors.New("notices outbox not connected")
+	}
+	var n int
+	err := w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error {
+		var err error
+		n, err = w.notices.RunDaily(ctx, p.Kind, p.Date)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s notices for %s on %s: %w", p.Kind, p.TenantID, p.Date, err)
+	}
+	w.log.Info("daily notices queued", "tenant_id", p.TenantID, "kind", p.Kind, "date", p.Date, "notices", n)
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -279,5 +280,104 @@ func TestNotice_NoAddressIsUndeliverable(t *testing.T) {
 	}
 	if len(sink.mails()) != 0 {
 		t.Fatal("an undeliverable notice was mailed")
+	}
+}
+
+// Libraries get their daily notices at their own 08:00: Los Angeles while
+// Auckland sleeps, Auckland hours later; running the fan-out again sends
+// nothing twice.
+func TestDailyNotices_EachLibraryAtItsOwnHour(t *testing.T) {
+	env := tenanttest.Get(t)
+	ropt := redisOpt(t)
+	insp := asynq.NewInspector(ropt)
+	defer insp.Close()
+	if qs, _ := insp.Queues(); slices.Contains(qs, "notices") {
+		insp.DeleteAllCompletedTasks("notices")
+		insp.DeleteQueue("notices", true)
+	}
+	sink := newMailSink(t)
+	type lib struct {
+		id    uuid.UUID
+		tz    string
+		due   string // local due date of its overdue loan
+		email string
+	}
+	libs := []*lib{{tz: "America/Los_Angeles", due: "2026-11-26", email: "la@example.org"},
+		{tz: "Pacific/Auckland", due: "2026-11-27", email: "akl@example.org"}}
+	for _, l := range libs {
+		l.id = env.Signup(t, "tz").Tenant.ID
+		err := env.Pool.Tx(context.Background(), l.id, func(ctx context.Context, tx *gorm.DB) error {
+			loc, _ := time.LoadLocation(l.tz)
+			d, _ := time.ParseInLocation(time.DateOnly, l.due, loc)
+			return tx.Exec(`WITH tz AS (UPDATE tenants SET timezone = ? WHERE id = app.current_tenant_id()),
+  br AS (SELECT id FROM branches WHERE kind = 'branch' LIMIT 1),
+  b AS (INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
+    VALUES (app.current_tenant_id(), gen_random_uuid(), '{}', 'Middlemarch', 'middlemarch', 'book', 'mm') RETURNING id),
+  i AS (INSERT INTO items (tenant_id, id, bib_id, barcode, branch_id, status)
+    SELECT app.current_tenant_id(), gen_random_uuid(), b.id, 'MM1', br.id, 'checked_out' FROM b, br RETURNING id, bib_id),
+  p AS (INSERT INTO patrons (tenant_id, id, card_number, first_name, last_name, email, home_branch_id, category, expires_on)
+    SELECT app.current_tenant_id(), gen_random_uuid(), 'T1', 'Mary', 'Evans', ?, br.id, 'adult', '2099-12-31' FROM br RETURNING id)
+INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, checked_out_at, due_at, renewals_allowed)
+SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', i.bib_id, br.id, ?, ?, 0 FROM i, p, br`,
+				l.tz, l.email, d.AddDate(0, 0, -21), d.Add(24*time.Hour-time.Second)).Error
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	mailer, err := notices.NewSMTP("smtp://"+sink.addr, "library@stacks.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := workers.NewClient(ropt)
+	defer client.Close()
+	log := slog.New(slog.DiscardHandler)
+	nots := notices.NewService(env.Pool, client, mailer, log)
+	var clock atomic.Int64
+	wk := workers.New(ropt, env.Tenants, catalog.NewService(env.Tenants), log, workers.Options{Concurrency: 4,
+		Now: func() time.Time { return time.Unix(clock.Load(), 0) }, CheckInterval: 50 * time.Millisecond}).SetNotices(nots)
+	if err := wk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer wk.Shutdown()
+	raw := asynq.NewClient(ropt)
+	defer raw.Close()
+	fanOut := func(at time.Time) {
+		t.Helper()
+		clock.Store(at.Unix())
+		info, err := raw.Enqueue(asynq.NewTask(workers.TypeNoticesDaily, nil), asynq.Queue("notices"), asynq.Retention(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the fan-out", func() bool {
+			ti, err := insp.GetTaskInfo("notices", info.ID)
+			return err == nil && ti.State == asynq.TaskStateCompleted
+		})
+	}
+	mailsTo := func(addr string) int {
+		n := 0
+		for _, m := range sink.mails() {
+			if len(m.To) == 1 && m.To[0] == addr {
+				n++
+			}
+		}
+		return n
+	}
+	// 16:30 UTC: 08:30 in Los Angeles (27 Nov), 05:30 in Auckland (28 Nov).
+	fanOut(time.Date(2026, 11, 27, 16, 30, 0, 0, time.UTC))
+	waitFor(t, "Los Angeles's overdue notice", func() bool { return mailsTo("la@example.org") == 1 })
+	if mailsTo("akl@example.org") != 0 {
+		t.Fatal("Auckland's notice went out at 05:30 local time")
+	}
+	// 19:30 UTC: 08:30 in Auckland; Los Angeles is done for the day.
+	fanOut(time.Date(2026, 11, 27, 19, 30, 0, 0, time.UTC))
+	waitFor(t, "Auckland's overdue notice", func() bool { return mailsTo("akl@example.org") == 1 })
+	fanOut(time.Date(2026, 11, 27, 19, 45, 0, 0, time.UTC))
+	time.Sleep(300 * time.Millisecond)
+	if got := len(sink.mails()); got != 2 {
+		t.Fatalf("%d mails after three fan-outs, want 2", got)
+	}
+	if m := sink.mails()[0]; !strings.Contains(m.Data, "Middlemarch (MM1), due") || !strings.Contains(m.Data, "overdue") {
+		t.Fatalf("overdue mail:\n%s", m.Data)
 	}
 }

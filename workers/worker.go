@@ -86,6 +86,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypePurgeTenantSessions, w.handlePurgeTenantSessions)
 	w.mux.HandleFunc(TypeImportMARC, w.handleImportMARC)
 	w.mux.HandleFunc(TypeNoticeSend, w.handleNoticeSend)
+	w.mux.HandleFunc(TypeNoticesDaily, w.handleNoticesDaily)
+	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
 	return w
@@ -103,6 +105,10 @@ func (w *Worker) Start() error {
 	// 15 minutes of its local MaintenanceHour.
 	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeCirculationDaily, nil),
 		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeNoticesDaily, nil),
+		asynq.Queue("notices"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}
 	if err := w.srv.Start(w.mux); err != nil {

@@ -15,7 +15,12 @@ import (
 // Routes declares the notices endpoints.
 func (s *Service) Routes() []httpx.Route {
 	read, write := string(tenants.PermPatronsRead), string(tenants.PermPatronsWrite)
+	rules := string(tenants.PermCirculationRules)
 	return []httpx.Route{
+		{Method: "GET", Path: "/api/v1/notices/settings", Perm: read, Summary: "The library's notice settings", Handler: httpx.Action(fiber.StatusOK, httpx.BodyOptional,
+			func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
+		{Method: "PATCH", Path: "/api/v1/notices/settings", Perm: rules, Summary: "Change which notices go out, their days and hour", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.UpdateSettings)},
+		{Method: "POST", Path: "/api/v1/notices/run", Perm: rules, Summary: "Run a daily notice kind now (same task id as the scheduler)", Handler: httpx.Action(fiber.StatusAccepted, httpx.BodyRequired, s.Run)},
 		{Method: "GET", Path: "/api/v1/notices", Perm: read, Summary: "Notices sent, pending, failed or undeliverable (by patron, kind, status)", Handler: s.handleList},
 		{Method: "GET", Path: "/api/v1/notices/:id", Perm: read, Summary: "Get a notice with its text", Handler: httpx.IDGet("notice", s.Get)},
 		{Method: "POST", Path: "/api/v1/notices/:id/resend", Perm: write, Summary: "Send a sent or failed notice again", Handler: httpx.IDAction("notice", fiber.StatusAccepted, httpx.BodyOptional, s.resend)},

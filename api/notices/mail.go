@@ -3,6 +3,7 @@ package notices
 import (
 	"context"
 	"fmt"
+	netmail "net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -14,6 +15,8 @@ import (
 // Message is one email.
 type Message struct {
 	TenantID uuid.UUID
+	FromName string // the library's sender name, shown with MAIL_FROM
+	ReplyTo  string // where patrons' replies go (the library, not Stacks)
 	To       string
 	Subject  string
 	Text     string
@@ -69,8 +72,22 @@ func NewSMTP(rawURL, from string) (*SMTP, error) {
 // Send delivers one message and returns its Message-ID.
 func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
 	msg := mail.NewMsg()
-	if err := msg.From(s.from); err != nil {
-		return "", fmt.Errorf("from %q: %w", s.from, err)
+	from := s.from
+	if m.FromName != "" {
+		// MAIL_FROM's address with the library's name.
+		a, err := netmail.ParseAddress(s.from)
+		if err != nil {
+			return "", fmt.Errorf("MAIL_FROM %q: %w", s.from, err)
+		}
+		from = (&netmail.Address{Name: m.FromName, Address: a.Address}).String()
+	}
+	if err := msg.From(from); err != nil {
+		return "", fmt.Errorf("from %q: %w", from, err)
+	}
+	if m.ReplyTo != "" {
+		if err := msg.ReplyTo(m.ReplyTo); err != nil {
+			return "", fmt.Errorf("reply-to %q: %w", m.ReplyTo, err)
+		}
 	}
 	if err := msg.To(m.To); err != nil {
 		return "", fmt.Errorf("to %q: %w", m.To, err)

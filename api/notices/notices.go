@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -64,9 +65,11 @@ type Notice struct {
 // ErrNoMailer is Deliver's answer when no SMTP server is configured.
 var ErrNoMailer = errors.New("notices: no SMTP server is configured (SMTP_URL); the notice stays pending")
 
-// Enqueuer hands a committed notice to the workers.
+// Enqueuer hands work to the workers: a committed notice to deliver, a
+// library's daily run of one kind for its local date.
 type Enqueuer interface {
 	EnqueueNotice(ctx context.Context, tenantID, noticeID uuid.UUID) error
+	EnqueueDaily(ctx context.Context, tenantID uuid.UUID, kind, date string) error
 }
 
 // Service is the notices module.
@@ -107,6 +110,13 @@ func (s *Service) Queue(ctx context.Context, d Draft) (*Notice, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
+	}
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(st.EnabledKinds, d.Kind) {
+		return nil, nil // the library switched this kind off
 	}
 	tenant, _ := tenants.CurrentTenant(ctx)
 	details, _ := json.Marshal(d.Details)
@@ -229,9 +239,13 @@ func (s *Service) Resend(ctx context.Context, id uuid.UUID) (*Notice, error) {
 // last attempt: a failure then marks the notice failed.
 func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final bool) error {
 	var n *Notice
+	var st *Settings
 	err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, _ *gorm.DB) error {
 		var err error
-		n, err = s.Get(ctx, id)
+		if n, err = s.Get(ctx, id); err != nil {
+			return err
+		}
+		st, err = s.GetSettings(ctx)
 		return err
 	})
 	if err != nil {
@@ -245,7 +259,8 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 		// SMTP_URL is set.
 		return ErrNoMailer
 	}
-	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID})
+	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID,
+		FromName: st.SenderName, ReplyTo: st.ReplyTo})
 	err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
 		if sendErr == nil {
 			return tx.Exec(`UPDATE notices SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, error = ''

@@ -1,0 +1,327 @@
+package notices
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
+)
+
+// Daily kinds: one digest per patron per kind (and level) per local day.
+const (
+	KindDueSoon = "due_soon"
+	KindOverdue = "overdue"
+)
+
+// Kinds are the notice kinds a library can switch on or off.
+var Kinds = []string{KindHoldAvailable, KindDueSoon, KindOverdue}
+
+// DailyKinds are the kinds the daily run produces.
+var DailyKinds = []string{KindDueSoon, KindOverdue}
+
+// Settings are a library's notice settings.
+type Settings struct {
+	TenantID     uuid.UUID       `json:"-" gorm:"primaryKey"`
+	EnabledKinds tenants.Strings `json:"enabled_kinds"`
+	DueSoonDays  int             `json:"due_soon_days"`
+	Overdue1Days int             `json:"overdue1_days"`
+	Overdue2Days int             `json:"overdue2_days"`
+	Overdue3Days int             `json:"overdue3_days"`
+	SendHour     int             `json:"send_hour"`
+	SenderName   string          `json:"sender_name"`
+	ReplyTo      string          `json:"reply_to"`
+	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+// TableName maps Settings to its table.
+func (Settings) TableName() string { return "notice_settings" }
+
+func defaultSettings() Settings {
+	return Settings{EnabledKinds: tenants.Strings(Kinds), DueSoonDays: 3, Overdue1Days: 1, Overdue2Days: 7,
+		Overdue3Days: 14, SendHour: 8}
+}
+
+// GetSettings returns the library's settings (the defaults until changed).
+func (s *Service) GetSettings(ctx context.Context) (*Settings, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []Settings
+	if err := db.Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("notice settings: %w", err)
+	}
+	if len(rows) == 0 {
+		d := defaultSettings()
+		return &d, nil
+	}
+	return &rows[0], nil
+}
+
+// SettingsInput is the body of PATCH /notices/settings.
+type SettingsInput struct {
+	EnabledKinds *[]string `json:"enabled_kinds"`
+	DueSoonDays  *int      `json:"due_soon_days"`
+	Overdue1Days *int      `json:"overdue1_days"`
+	Overdue2Days *int      `json:"overdue2_days"`
+	Overdue3Days *int      `json:"overdue3_days"`
+	SendHour     *int      `json:"send_hour"`
+	SenderName   *string   `json:"sender_name"`
+	ReplyTo      *string   `json:"reply_to"`
+}
+
+// UpdateSettings changes the settings present in in.
+func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput) (*Settings, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if in.EnabledKinds != nil {
+		for _, k := range *in.EnabledKinds {
+			if !slices.Contains(Kinds, k) {
+				return nil, errs.Field("enabled_kinds", "unknown_kind", fmt.Sprintf("%q is not a notice kind; kinds are %s", k, strings.Join(Kinds, ", ")))
+			}
+		}
+		st.EnabledKinds = tenants.Strings(*in.EnabledKinds)
+	}
+	days := []struct {
+		field  string
+		in     *int
+		dst    *int
+		lo, hi int
+	}{
+		{"due_soon_days", in.DueSoonDays, &st.DueSoonDays, 1, 30},
+		{"overdue1_days", in.Overdue1Days, &st.Overdue1Days, 0, 365},
+		{"overdue2_days", in.Overdue2Days, &st.Overdue2Days, 0, 365},
+		{"overdue3_days", in.Overdue3Days, &st.Overdue3Days, 0, 365},
+		{"send_hour", in.SendHour, &st.SendHour, 0, 23},
+	}
+	for _, d := range days {
+		if d.in == nil {
+			continue
+		}
+		if *d.in < d.lo || *d.in > d.hi {
+			return nil, errs.Field(d.field, "out_of_range", fmt.Sprintf("%s must be from %d to %d", d.field, d.lo, d.hi))
+		}
+		*d.dst = *d.in
+	}
+	if in.SenderName != nil {
+		st.SenderName = strings.TrimSpace(*in.SenderName)
+	}
+	if in.ReplyTo != nil {
+		r := strings.TrimSpace(*in.ReplyTo)
+		if r != "" {
+			if _, err := mail.ParseAddress(r); err != nil {
+				return nil, errs.Field("reply_to", "invalid_email", "reply_to must be an email address")
+			}
+		}
+		st.ReplyTo = r
+	}
+	st.TenantID, _ = tenants.CurrentTenant(ctx)
+	st.UpdatedAt = s.now()
+	if err := db.Save(st).Error; err != nil {
+		return nil, fmt.Errorf("save notice settings: %w", err)
+	}
+	return st, nil
+}
+
+// dueLoan is one loan listed in a daily digest.
+type dueLoan struct {
+	PatronID     uuid.UUID
+	FirstName    string
+	LastName     string
+	Email        string
+	Channel      string `gorm:"column:notice_channel"`
+	Title        string
+	Barcode      string
+	DueAt        time.Time
+	RenewalsLeft int
+	HoldsWaiting int
+}
+
+// RunDaily queues the day's digests of one kind for the library: due-soon
+// reminders for loans due in due_soon_days, and overdue notices of each
+// level for loans that many days past due, one notice per patron per kind
+// and level, keyed by the local date so a second run adds nothing. It
+// returns how many notices it queued.
+func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return 0, err
+	}
+	st, err := s.GetSettings(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if !slices.Contains(DailyKinds, kind) {
+		return 0, errs.Field("kind", "unknown_kind", "kind is one of "+strings.Join(DailyKinds, ", "))
+	}
+	if !slices.Contains(st.EnabledKinds, kind) {
+		return 0, nil
+	}
+	var lib struct{ Name, Timezone string }
+	if err := db.Raw("SELECT name, timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
+		return 0, fmt.Errorf("library: %w", err)
+	}
+	loc, err := time.LoadLocation(lib.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	day, err := time.ParseInLocation(time.DateOnly, date, loc)
+	if err != nil {
+		return 0, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
+	}
+	type run struct {
+		level  int
+		offset int // due date = date + offset days
+	}
+	var runs []run
+	if kind == KindDueSoon {
+		runs = []run{{0, st.DueSoonDays}}
+	} else {
+		for i, d := range []int{st.Overdue1Days, st.Overdue2Days, st.Overdue3Days} {
+			if d > 0 {
+				runs = append(runs, run{i + 1, -d})
+			}
+		}
+	}
+	n := 0
+	y, m, dd := day.Date()
+	for _, r := range runs {
+		// Loans due on the target date in the library's time zone: between
+		// its local midnights, a range the due-date index serves.
+		// (Read-only joins across circulation, catalogue and patrons.)
+		lo := time.Date(y, m, dd+r.offset, 0, 0, 0, 0, loc)
+		hi := time.Date(y, m, dd+r.offset+1, 0, 0, 0, 0, loc)
+		var loans []dueLoan
+		err := db.Raw(`SELECT p.id AS patron_id, p.first_name, p.last_name, p.email, p.notice_channel, b.title, i.barcode, l.due_at,
+  greatest(l.renewals_allowed - l.renewals_used, 0) AS renewals_left,
+  (SELECT count(*) FROM holds h WHERE h.bib_id = l.bib_id AND h.status = 'pending') AS holds_waiting
+FROM loans l JOIN patrons p ON p.id = l.patron_id JOIN items i ON i.id = l.item_id JOIN bibs b ON b.id = l.bib_id
+WHERE l.status = 'active' AND l.due_at >= @lo AND l.due_at < @hi
+ORDER BY p.id, l.due_at, b.title_sort`, map[string]any{"lo": lo, "hi": hi}).Scan(&loans).Error
+		if err != nil {
+			return n, fmt.Errorf("loans for %s: %w", kind, err)
+		}
+		for len(loans) > 0 {
+			j := 1
+			for j < len(loans) && loans[j].PatronID == loans[0].PatronID {
+				j++
+			}
+			queued, err := s.queueDigest(ctx, kind, r.level, date, lib.Name, loc, loans[:j])
+			if err != nil {
+				return n, err
+			}
+			if queued {
+				n++
+			}
+			loans = loans[j:]
+		}
+	}
+	return n, nil
+}
+
+var digestText = template.Must(template.New("digest").Funcs(template.FuncMap{
+	"date": func(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon 2 Jan 2006") },
+}).Parse(`Dear {{.Name}},
+
+{{if eq .Kind "due_soon"}}These items are due soon:{{else}}These items are overdue{{if ge .Level 3}} (final notice){{end}}:{{end}}
+{{range .Loans}}
+  - {{.Title}} ({{.Barcode}}), due {{date .DueAt $.Loc}}{{if eq $.Kind "due_soon"}}{{if and (gt .RenewalsLeft 0) (eq .HoldsWaiting 0)}} - you can renew it{{else}} - it cannot be renewed{{end}}{{end}}{{end}}
+
+{{if eq .Kind "due_soon"}}Renew online or at any branch, or bring them back by their due date.{{else}}Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.{{end}}
+
+{{.Library}}
+`))
+
+// queueDigest renders and queues one patron's digest.
+func (s *Service) queueDigest(ctx context.Context, kind string, level int, date, library string, loc *time.Location, loans []dueLoan) (bool, error) {
+	p := loans[0]
+	var b bytes.Buffer
+	err := digestText.Execute(&b, map[string]any{"Name": strings.TrimSpace(p.FirstName + " " + p.LastName), "Kind": kind,
+		"Level": level, "Loans": loans, "Loc": loc, "Library": library})
+	if err != nil {
+		return false, fmt.Errorf("render %s: %w", kind, err)
+	}
+	subject := fmt.Sprintf("%s: %d item(s) due soon", library, len(loans))
+	if kind == KindOverdue {
+		subject = fmt.Sprintf("%s: %d item(s) overdue (notice %d)", library, len(loans), level)
+	}
+	titles := make([]string, len(loans))
+	for i, l := range loans {
+		titles[i] = l.Barcode
+	}
+	nt, err := s.Queue(ctx, Draft{PatronID: p.PatronID, Kind: kind, Level: level, DedupeKey: date, Channel: p.Channel,
+		To: p.Email, Subject: subject, BodyText: b.String(), Details: map[string]any{"date": date, "barcodes": titles}})
+	return nt != nil, err
+}
+
+// RunInput is the body of POST /notices/run.
+type RunInput struct {
+	Kind string `json:"kind"`
+	Date string `json:"date"` // the library's local date; default today
+}
+
+// RunResult says what POST /notices/run did.
+type RunResult struct {
+	Kind   string `json:"kind"`
+	Date   string `json:"date"`
+	Queued bool   `json:"queued"`          // handed to the workers
+	Count  *int   `json:"count,omitempty"` // notices written, when run at once (no workers connected)
+}
+
+// Run starts a daily run now, for the library's local date: through the
+// workers, under the same task id the scheduler uses (so it never doubles
+// a scheduled run), or in this transaction when no workers are connected.
+func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(DailyKinds, in.Kind) {
+		return nil, errs.Field("kind", "unknown_kind", "kind is one of "+strings.Join(DailyKinds, ", "))
+	}
+	if in.Date == "" {
+		var tz string
+		if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&tz).Error; err != nil {
+			return nil, fmt.Errorf("library time zone: %w", err)
+		}
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			loc = time.UTC
+		}
+		in.Date = s.now().In(loc).Format(time.DateOnly)
+	} else if _, err := time.Parse(time.DateOnly, in.Date); err != nil {
+		return nil, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
+	}
+	res := &RunResult{Kind: in.Kind, Date: in.Date}
+	if s.enqueue == nil {
+		n, err := s.RunDaily(ctx, in.Kind, in.Date)
+		if err != nil {
+			return nil, err
+		}
+		res.Count = &n
+		return res, nil
+	}
+	tenant, _ := tenants.CurrentTenant(ctx)
+	tenants.AfterCommit(ctx, func(ctx context.Context) {
+		if err := s.enqueue.EnqueueDaily(ctx, tenant, in.Kind, in.Date); err != nil {
+			s.log.Error("enqueue notices run", "tenant_id", tenant, "kind", in.Kind, "error", err)
+		}
+	})
+	res.Queued = true
+	return res, nil
+}
