@@ -34,6 +34,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/notices/devmail"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/migrations"
@@ -364,6 +365,21 @@ func dev(ctx context.Context, cfg config, log *slog.Logger) error {
 	}
 	if err := seed(ctx, cfg, log); err != nil {
 		return err
+	}
+	if cfg.SMTPURL == "" {
+		// No mail provider on a developer's machine: keep the mail and show
+		// it on a page instead.
+		sink, err := devmail.Listen(env("DEV_SMTP_ADDR", "127.0.0.1:1025"))
+		if err != nil {
+			return fmt.Errorf("dev mail server: %w", err)
+		}
+		defer sink.Close()
+		page := env("DEV_MAIL_ADDR", "127.0.0.1:8025")
+		srv := &http.Server{Addr: page, Handler: sink.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.ListenAndServe()
+		defer srv.Close()
+		cfg.SMTPURL, cfg.MailFrom = "smtp://"+sink.Addr(), "Stacks <library@stacks.localhost>"
+		fmt.Printf("  Mail:          notices are caught at smtp://%s and shown at http://%s\n", sink.Addr(), page)
 	}
 	return run(ctx, cfg, log, true, true)
 }

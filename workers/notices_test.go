@@ -3,17 +3,13 @@ package workers_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
@@ -23,85 +19,22 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/notices/devmail"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 	"github.com/stacks-ils/stacks/workers"
 )
 
-// mailSink is a real SMTP server in the test process that keeps what it
-// receives; reject makes it refuse messages to that address.
-type mailSink struct {
-	mu     sync.Mutex
-	got    []sunkMail
-	reject map[string]bool
-	addr   string
-}
-
-type sunkMail struct {
-	From string
-	To   []string
-	Data string
-}
-
-func newMailSink(t *testing.T) *mailSink {
+// newMailSink starts a real SMTP server in the test process.
+func newMailSink(t *testing.T) *devmail.Sink {
 	t.Helper()
-	sink := &mailSink{reject: map[string]bool{}}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{sink: sink}, nil }))
-	srv.Domain = "sink.test"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	sink, err := devmail.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink.addr = ln.Addr().String()
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { sink.Close() })
 	return sink
-}
-
-func (s *mailSink) setReject(addr string, on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.reject[addr] = on
-}
-
-func (s *mailSink) mails() []sunkMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunkMail(nil), s.got...)
-}
-
-type sinkSession struct {
-	sink *mailSink
-	msg  sunkMail
-}
-
-func (s *sinkSession) Reset()        { s.msg = sunkMail{} }
-func (s *sinkSession) Logout() error { return nil }
-func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.msg.From = from
-	return nil
-}
-func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.sink.mu.Lock()
-	defer s.sink.mu.Unlock()
-	if s.sink.reject[to] {
-		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy, try later"}
-	}
-	s.msg.To = append(s.msg.To, to)
-	return nil
-}
-func (s *sinkSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.msg.Data = string(b)
-	s.sink.mu.Lock()
-	s.sink.got = append(s.sink.got, s.msg)
-	s.sink.mu.Unlock()
-	return nil
 }
 
 // noticeWorld is a tenant with a patron waiting for a title whose only copy
@@ -115,7 +48,7 @@ type noticeWorld struct {
 	nots    *notices.Service
 }
 
-func newNoticeWorld(t *testing.T, sink *mailSink, email string) *noticeWorld {
+func newNoticeWorld(t *testing.T, sink *devmail.Sink, email string) *noticeWorld {
 	t.Helper()
 	env := tenanttest.Get(t)
 	ropt := redisOpt(t)
@@ -144,7 +77,7 @@ SELECT app.current_tenant_id(), gen_random_uuid(), p.id, b.id, ?, now() FROM p, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	mailer, err := notices.NewSMTP("smtp://"+sink.addr, "Stacks Library <library@stacks.test>")
+	mailer, err := notices.NewSMTP("smtp://"+sink.Addr(), "Stacks Library <library@stacks.test>")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +150,7 @@ func TestHoldAvailableNotice_SentOnce(t *testing.T) {
 		})
 	}
 	waitFor(t, "the notice to be sent", func() bool { return w.notice(t).Status == notices.StatusSent })
-	mails := sink.mails()
+	mails := sink.Mails()
 	if len(mails) != 1 {
 		t.Fatalf("%d mails, want 1", len(mails))
 	}
@@ -236,7 +169,7 @@ func TestHoldAvailableNotice_SentOnce(t *testing.T) {
 // reason; a resend once it accepts delivers it.
 func TestNotice_FailsAfterRetriesThenResends(t *testing.T) {
 	sink := newMailSink(t)
-	sink.setReject("busy@example.org", true)
+	sink.Refuse("busy@example.org", true)
 	w := newNoticeWorld(t, sink, "busy@example.org")
 	w.tx(t, func(ctx context.Context) error {
 		_, err := w.circ.Checkin(ctx, circulation.CheckinInput{ItemBarcode: w.barcode, BranchID: w.branch})
@@ -247,14 +180,14 @@ func TestNotice_FailsAfterRetriesThenResends(t *testing.T) {
 	if n.Attempts != 9 || !strings.Contains(n.Error, "mailbox busy") {
 		t.Fatalf("failed notice: attempts %d, error %q", n.Attempts, n.Error)
 	}
-	sink.setReject("busy@example.org", false)
+	sink.Refuse("busy@example.org", false)
 	w.tx(t, func(ctx context.Context) error {
 		_, err := w.nots.Resend(ctx, n.ID)
 		return err
 	})
 	waitFor(t, "the resend", func() bool { return w.notice(t).Status == notices.StatusSent })
-	if len(sink.mails()) != 1 {
-		t.Fatalf("%d mails after the resend, want 1", len(sink.mails()))
+	if len(sink.Mails()) != 1 {
+		t.Fatalf("%d mails after the resend, want 1", len(sink.Mails()))
 	}
 }
 
@@ -278,7 +211,7 @@ func TestNotice_NoAddressIsUndeliverable(t *testing.T) {
 	if e := errs.As(err); e == nil || e.Code != "notice_undeliverable" {
 		t.Fatalf("resending an undeliverable notice: %v", err)
 	}
-	if len(sink.mails()) != 0 {
+	if len(sink.Mails()) != 0 {
 		t.Fatal("an undeliverable notice was mailed")
 	}
 }
@@ -325,7 +258,7 @@ SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', 
 			t.Fatal(err)
 		}
 	}
-	mailer, err := notices.NewSMTP("smtp://"+sink.addr, "library@stacks.test")
+	mailer, err := notices.NewSMTP("smtp://"+sink.Addr(), "library@stacks.test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,7 +289,7 @@ SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', 
 	}
 	mailsTo := func(addr string) int {
 		n := 0
-		for _, m := range sink.mails() {
+		for _, m := range sink.Mails() {
 			if len(m.To) == 1 && m.To[0] == addr {
 				n++
 			}
@@ -374,10 +307,10 @@ SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', 
 	waitFor(t, "Auckland's overdue notice", func() bool { return mailsTo("akl@example.org") == 1 })
 	fanOut(time.Date(2026, 11, 27, 19, 45, 0, 0, time.UTC))
 	time.Sleep(300 * time.Millisecond)
-	if got := len(sink.mails()); got != 2 {
+	if got := len(sink.Mails()); got != 2 {
 		t.Fatalf("%d mails after three fan-outs, want 2", got)
 	}
-	if m := sink.mails()[0]; !strings.Contains(m.Data, "Middlemarch (MM1), due") || !strings.Contains(m.Data, "overdue") {
+	if m := sink.Mails()[0]; !strings.Contains(m.Data, "Middlemarch (MM1), due") || !strings.Contains(m.Data, "overdue") {
 		t.Fatalf("overdue mail:\n%s", m.Data)
 	}
 }
