@@ -16,6 +16,7 @@ import (
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
@@ -873,7 +874,7 @@ func TestNightly_ExpireHoldsAndAnonymise(t *testing.T) {
 	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"history_retention_days": 365}), 200)
 	pat := patrons.NewService(env.Tenants)
 	circ := circulation.NewService(env.Tenants, catalog.NewService(env.Tenants), pat, policy.NewService(env.Tenants)).
-		SetClock(func() time.Time { return time.Now().AddDate(0, 0, 10) })
+		SetClock(func() time.Time { return time.Now().AddDate(0, 0, 10) }).SetNotices(notices.NewService(env.Pool, nil, nil, nil))
 	var expired, anonymised int
 	err := env.Pool.Tx(context.Background(), mustUUID(t, d.lib.TenantID), func(ctx context.Context, _ *gorm.DB) error {
 		var err error
@@ -900,6 +901,12 @@ func TestNightly_ExpireHoldsAndAnonymise(t *testing.T) {
 		if got := len(r.Body["items"].([]any)); got != n {
 			t.Fatalf("patron %s keeps %d loans in history, want %d: %s", p, got, n, r.Raw)
 		}
+	}
+	// Each patron is told their hold ended, and why.
+	nr := call(t, s, "GET", "/api/v1/notices?kind=hold_expired", d.lib.Token, nil)
+	want(t, nr, 200)
+	if items := nr.Body["items"].([]any); len(items) != 2 || !strings.Contains(obj(items[0])["body_text"].(string), "has ended: ") {
+		t.Fatalf("hold-expired notices: %s", nr.Raw)
 	}
 	// The copy on the expired hold's shelf goes back to the shelf at the next scan.
 	r := d.checkin(d.lib.Token, shelf, main, nil)

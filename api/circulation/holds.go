@@ -545,7 +545,48 @@ RETURNING h.*`, map[string]any{"now": now}).Scan(&expired).Error
 			return 0, err
 		}
 	}
+	if err := s.notifyHoldsExpired(ctx, expired); err != nil {
+		return 0, err
+	}
 	return len(expired), nil
+}
+
+// notifyHoldsExpired queues a notice per expired hold, in the expiry's
+// transaction.
+func (s *Service) notifyHoldsExpired(ctx context.Context, expired []Hold) error {
+	if s.notices == nil || len(expired) == 0 {
+		return nil
+	}
+	db, _ := tenants.DB(ctx)
+	ids := make([]uuid.UUID, len(expired))
+	reasons := map[uuid.UUID]string{}
+	for i, h := range expired {
+		ids[i], reasons[h.ID] = h.ID, h.CancelReason
+	}
+	var rows []struct {
+		HoldID, PatronID                                 uuid.UUID
+		FirstName, LastName, Email, NoticeChannel, Title string
+		Library                                          string
+	}
+	if err := db.Raw(`SELECT h.id AS hold_id, p.id AS patron_id, p.first_name, p.last_name, p.email, p.notice_channel, b.title,
+  (SELECT name FROM tenants WHERE id = app.current_tenant_id()) AS library
+FROM holds h JOIN patrons p ON p.id = h.patron_id JOIN bibs b ON b.id = h.bib_id WHERE h.id = ANY(?)`, tenants.UUIDs(ids)).
+		Scan(&rows).Error; err != nil {
+		return fmt.Errorf("expired holds' patrons: %w", err)
+	}
+	for _, r := range rows {
+		subject, text, err := notices.HoldExpired{Library: r.Library, PatronName: strings.TrimSpace(r.FirstName + " " + r.LastName),
+			Title: r.Title, Reason: reasons[r.HoldID]}.Render()
+		if err != nil {
+			return err
+		}
+		if _, err := s.notices.Queue(ctx, notices.Draft{PatronID: r.PatronID, Kind: notices.KindHoldExpired, DedupeKey: r.HoldID.String(),
+			Channel: r.NoticeChannel, To: r.Email, Subject: subject, BodyText: text,
+			Details: map[string]any{"hold_id": r.HoldID, "reason": reasons[r.HoldID]}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkPickup accepts a service point as a pickup place: a branch, or the

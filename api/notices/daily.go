@@ -23,7 +23,7 @@ const (
 )
 
 // Kinds are the notice kinds a library can switch on or off.
-var Kinds = []string{KindHoldAvailable, KindDueSoon, KindOverdue}
+var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue}
 
 // DailyKinds are the kinds the daily run produces.
 var DailyKinds = []string{KindDueSoon, KindOverdue}

@@ -31,6 +31,7 @@ import (
 // Notice kinds delivered today.
 const (
 	KindHoldAvailable = "hold_available"
+	KindHoldExpired   = "hold_expired"
 )
 
 // Statuses.

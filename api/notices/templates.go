@@ -47,3 +47,31 @@ func (h HoldAvailable) Render() (subject, text string, err error) {
 	}
 	return fmt.Sprintf("%s: %s is waiting for you", h.Library, h.Title), b.String(), nil
 }
+
+// HoldExpired is the data of a hold-expired notice.
+type HoldExpired struct {
+	Library    string
+	PatronName string
+	Title      string
+	Reason     string // "not picked up in time" or "no longer needed"
+}
+
+var holdExpiredText = template.Must(template.New("hold_expired").Parse(`Dear {{.PatronName}},
+
+Your hold on
+
+  {{.Title}}
+
+has ended: {{.Reason}}. If you still want it, place a new hold.
+
+{{.Library}}
+`))
+
+// Render renders the hold-expired notice.
+func (h HoldExpired) Render() (subject, text string, err error) {
+	var b bytes.Buffer
+	if err := holdExpiredText.Execute(&b, h); err != nil {
+		return "", "", fmt.Errorf("render hold-expired notice: %w", err)
+	}
+	return fmt.Sprintf("%s: your hold on %s has ended", h.Library, h.Title), b.String(), nil
+}
