@@ -298,6 +298,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
 			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots})
+		queues := workers.NewQueueCollector(svc.redis)
+		defer queues.Close()
+		srv.Registry().MustRegister(queues)
 		go func() { errc <- srv.App.Listen(cfg.HTTPAddr) }()
 		log.Info("api listening", "addr", cfg.HTTPAddr, "base_url", cfg.BaseURL, "version", versionString())
 	}

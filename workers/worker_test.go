@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/catalog"
@@ -279,4 +282,54 @@ RETURNING id`).Scan(&hold).Error
 	if n != 1 {
 		t.Fatalf("nightly job ran %d times for the tenant, want 1", n)
 	}
+}
+
+// Queue depth shows on /metrics.
+func TestQueueCollector_ReportsDepth(t *testing.T) {
+	ropt := redisOpt(t)
+	insp := asynq.NewInspector(ropt)
+	defer insp.Close()
+	if qs, _ := insp.Queues(); slices.Contains(qs, "reports") {
+		insp.DeleteQueue("reports", true)
+	}
+	client := asynq.NewClient(ropt)
+	defer client.Close()
+	for i := 0; i < 3; i++ { // no worker runs: they stay pending
+		if _, err := client.Enqueue(asynq.NewTask("test:depth", nil), asynq.Queue("reports")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := workers.NewQueueCollector(ropt)
+	defer c.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	got, err := testutil.GatherAndCount(reg, "stacks_queue_tasks")
+	if err != nil || got == 0 {
+		t.Fatalf("%d queue series, %v", got, err)
+	}
+	want := `
+# HELP stacks_queue_up 1 when the queues in Redis could be read.
+# TYPE stacks_queue_up gauge
+stacks_queue_up 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "stacks_queue_up"); err != nil {
+		t.Fatal(err)
+	}
+	mfs, _ := reg.Gather()
+	pending := -1.0
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if mf.GetName() == "stacks_queue_tasks" && labels["queue"] == "reports" && labels["state"] == "pending" {
+				pending = m.GetGauge().GetValue()
+			}
+		}
+	}
+	if pending != 3 {
+		t.Fatalf("reports pending = %v, want 3", pending)
+	}
+	insp.DeleteQueue("reports", true)
 }
