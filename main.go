@@ -117,6 +117,7 @@ type config struct {
 	SMTPURL, MailFrom                     string
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
+	NoticesPerMinute                      int
 	SessionTTL                            time.Duration
 	ImportMaxBytes                        int64
 }
@@ -144,6 +145,7 @@ func loadConfig() (config, error) {
 		{"SIGNUP_RATE_LIMIT", 20, &c.SignupsPerHour},
 		{"DB_MAX_CONNS", 20, &c.DBMaxConns},
 		{"WORKER_CONCURRENCY", 10, &c.WorkerConcurrency},
+		{"NOTICES_PER_MINUTE", 120, &c.NoticesPerMinute},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -277,7 +279,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	} else if runWorker {
 		log.Warn("SMTP_URL is not set: notices stay in the outbox as pending until it is")
 	}
-	nots := notices.NewService(svc.pool, enq, mailer, log)
+	nots := notices.NewService(svc.pool, enq, mailer, log).SetRateLimit(svc.counter, cfg.NoticesPerMinute, time.Minute)
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)

@@ -314,3 +314,47 @@ SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', 
 		t.Fatalf("overdue mail:\n%s", m.Data)
 	}
 }
+
+// A library over its sending limit: the extra notices wait for the next
+// window instead of failing, and none uses up a retry.
+func TestNotices_RateLimitedPerLibrary(t *testing.T) {
+	sink := newMailSink(t)
+	w := newNoticeWorld(t, sink, "first@example.org")
+	w.nots.SetRateLimit(w.env.Counter, 2, time.Second)
+	var ids []uuid.UUID
+	w.tx(t, func(ctx context.Context) error {
+		db, _ := tenants.DB(ctx)
+		for i := 0; i < 5; i++ {
+			var p struct{ ID uuid.UUID }
+			if err := db.Raw(`INSERT INTO patrons (tenant_id, id, card_number, last_name, email, home_branch_id, category, expires_on)
+  VALUES (app.current_tenant_id(), gen_random_uuid(), ?, 'Many', ?, ?, 'adult', '2099-12-31') RETURNING id`,
+				fmt.Sprintf("RL%d", i), fmt.Sprintf("rl%d@example.org", i), w.branch).Scan(&p).Error; err != nil {
+				return err
+			}
+			n, err := w.nots.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable, DedupeKey: "rl",
+				To: fmt.Sprintf("rl%d@example.org", i), Subject: "s", BodyText: "t"})
+			if err != nil {
+				return err
+			}
+			ids = append(ids, n.ID)
+		}
+		return nil
+	})
+	start := time.Now()
+	waitFor(t, "all five mails", func() bool { return len(sink.Mails()) == 5 })
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Fatalf("5 mails at 2 per second took %s: the limit did not hold", took)
+	}
+	w.tx(t, func(ctx context.Context) error {
+		for _, id := range ids {
+			n, err := w.nots.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			if n.Status != notices.StatusSent || n.Attempts != 1 {
+				t.Errorf("notice %s: %s after %d attempts", id, n.Status, n.Attempts)
+			}
+		}
+		return nil
+	})
+}

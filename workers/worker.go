@@ -38,7 +38,7 @@ type Options struct {
 	Now             func() time.Time
 	// RetryDelay overrides asynq's exponential backoff, and CheckInterval
 	// how often retries and scheduled tasks are looked for (tests).
-	RetryDelay    func(n int, err error, t *asynq.Task) time.Duration
+	RetryDelay    asynq.RetryDelayFunc
 	CheckInterval time.Duration
 }
 
@@ -70,11 +70,17 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	}
 	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, catalog: cat, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux()}
 	w.srv = asynq.NewServer(redisOpt, asynq.Config{
-		Concurrency:              o.Concurrency,
-		Queues:                   Queues,
-		ShutdownTimeout:          o.ShutdownTimeout,
-		Logger:                   slogAdapter{log},
-		RetryDelayFunc:           o.RetryDelay,
+		Concurrency:     o.Concurrency,
+		Queues:          Queues,
+		ShutdownTimeout: o.ShutdownTimeout,
+		Logger:          slogAdapter{log},
+		RetryDelayFunc:  retryDelay(o.RetryDelay),
+		// A notice held back by its library's sending limit waits its turn;
+		// that is not a failed attempt and uses none of its retries.
+		IsFailure: func(err error) bool {
+			var rl *notices.RateLimited
+			return !errors.As(err, &rl)
+		},
 		DelayedTaskCheckInterval: o.CheckInterval,
 		TaskCheckInterval:        o.CheckInterval,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -168,6 +174,21 @@ func (w *Worker) handlePurgeTenantSessions(ctx context.Context, t *asynq.Task) e
 	}
 	w.log.Info("sessions purged", "tenant_id", p.TenantID, "deleted", n)
 	return nil
+}
+
+// retryDelay waits out a notice's rate limit, and otherwise uses the
+// configured backoff (asynq's exponential one by default).
+func retryDelay(custom asynq.RetryDelayFunc) asynq.RetryDelayFunc {
+	if custom == nil {
+		custom = asynq.DefaultRetryDelayFunc
+	}
+	return func(n int, err error, t *asynq.Task) time.Duration {
+		var rl *notices.RateLimited
+		if errors.As(err, &rl) {
+			return rl.RetryIn
+		}
+		return custom(n, err, t)
+	}
 }
 
 type slogAdapter struct{ l *slog.Logger }

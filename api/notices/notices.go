@@ -25,6 +25,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -80,6 +81,31 @@ type Service struct {
 	mailer  Mailer
 	log     *slog.Logger
 	now     func() time.Time
+	limit   *rateLimit
+}
+
+// rateLimit caps each library's sends, so a morning of 10,000 notices
+// trickles out instead of tripping the mail provider's limits.
+type rateLimit struct {
+	counter *ratelimit.Counter
+	n       int
+	window  time.Duration
+}
+
+// SetRateLimit allows each library n sends per window (n <= 0: no limit).
+func (s *Service) SetRateLimit(c *ratelimit.Counter, n int, window time.Duration) *Service {
+	if c != nil && n > 0 {
+		s.limit = &rateLimit{counter: c, n: n, window: window}
+	}
+	return s
+}
+
+// RateLimited is Deliver's answer when the library has used its sends for
+// now: deliver again after RetryIn. It is not a failed attempt.
+type RateLimited struct{ RetryIn time.Duration }
+
+func (e *RateLimited) Error() string {
+	return fmt.Sprintf("notices: this library's sending limit is reached; retry in %s", e.RetryIn.Round(time.Millisecond))
 }
 
 // NewService builds the notices service. enq may be nil (notices then wait
@@ -259,6 +285,15 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 		// Not an attempt: the notice stays pending for a resend once
 		// SMTP_URL is set.
 		return ErrNoMailer
+	}
+	if s.limit != nil {
+		ok, retryIn, err := s.limit.counter.Allow(ctx, "notices:"+tenantID.String(), s.limit.n, s.limit.window)
+		if err != nil {
+			return fmt.Errorf("notice rate limit: %w", err)
+		}
+		if !ok {
+			return &RateLimited{RetryIn: max(retryIn, 10*time.Millisecond)}
+		}
 	}
 	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID,
 		FromName: st.SenderName, ReplyTo: st.ReplyTo})
