@@ -1170,3 +1170,50 @@ func TestNotices_DailyDigests(t *testing.T) {
 	want(t, call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "hold_available"}), 422, "unknown_kind")
 	want(t, call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "overdue", "date": "27/11/2026"}), 422, "invalid_date")
 }
+
+// A library writes its own notice text; a text that does not render is
+// refused with the reason; trapped holds then use it; preview shows a real
+// patron's notice without sending it.
+func TestNoticeTemplates(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "tpl")
+	main := d.lib.MainID
+	r := call(t, s, "GET", "/api/v1/notices/templates", d.lib.Token, nil)
+	want(t, r, 200)
+	if n := len(r.Body["items"].([]any)); n != 4 {
+		t.Fatalf("%d templates: %s", n, r.Raw)
+	}
+	want(t, call(t, s, "GET", "/api/v1/notices/templates/spam", d.lib.Token, nil), 404)
+	r = call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
+		"subject": "Ready: {{.Hold.Title}}", "body_text": "Hi {{.Patron.Nickname}}"})
+	want(t, r, 422, "invalid_template")
+	if !strings.Contains(obj(r.Body["error"])["message"].(string), "Nickname") {
+		t.Fatalf("the error should name the bad field: %s", r.Raw)
+	}
+	want(t, call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
+		"subject": "Ready: {{.Hold.Title", "body_text": "x"}), 422, "invalid_template")
+	r = call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
+		"subject": "Ready for you: {{.Hold.Title}}", "body_text": "Hello {{.Patron.FirstName}}, pick up {{.Hold.Title}} at {{.Hold.Branch}} by {{.Hold.PickupBy}}."})
+	want(t, r, 200)
+	if r.Body["custom"] != true {
+		t.Fatalf("saved template: %s", r.Raw)
+	}
+	it, p := d.item(main, "book"), d.patron(main, nil)
+	want(t, call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": p["id"], "item_id": it["id"], "pickup_branch_id": main}), 201)
+	pr := call(t, s, "POST", "/api/v1/notices/templates/hold_available/preview", d.lib.Token, map[string]any{"patron_id": p["id"]})
+	want(t, pr, 200)
+	if !strings.HasPrefix(pr.Body["body_text"].(string), "Hello Pat, pick up Circulation title") || pr.Body["to"] != p["email"] {
+		t.Fatalf("preview: %s", pr.Raw)
+	}
+	want(t, d.checkin(d.lib.Token, it, main, nil), 200)
+	n := call(t, s, "GET", "/api/v1/notices?patron_id="+p["id"].(string), d.lib.Token, nil)
+	if items := n.Body["items"].([]any); len(items) != 1 || !strings.HasPrefix(obj(items[0])["subject"].(string), "Ready for you: Circulation title") {
+		t.Fatalf("notice with the library's text: %s", n.Raw)
+	}
+	r = call(t, s, "DELETE", "/api/v1/notices/templates/hold_available", d.lib.Token, nil)
+	want(t, r, 200)
+	if r.Body["custom"] != false || !strings.Contains(r.Body["subject"].(string), "is waiting for you") {
+		t.Fatalf("reset template: %s", r.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/notices/templates/due_soon/preview", d.lib.Token, map[string]any{"patron_id": main}), 422, "patron_not_found")
+}

@@ -154,6 +154,14 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 	btype := func(*fixture) string { return "btype" }
 	notice := func(f *fixture) string { return f.NoticeID }
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/notices/templates"},
+		{Method: "GET", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/hold_available" }},
+		// Kinds are the same for every library; A's text is A's own.
+		{Method: "PUT", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/overdue" },
+			Body: func(*fixture) any { return map[string]any{"subject": "A's {{.Library}}", "body_text": "A's text"} }},
+		{Method: "DELETE", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/overdue" }},
+		{Method: "POST", Path: "/api/v1/notices/templates/:kind/preview", URL: func(*fixture) string { return "/api/v1/notices/templates/due_soon/preview" },
+			Body: func(f *fixture) any { return map[string]any{"patron_id": f.PatronID} }, Status: 422, Code: "patron_not_found"},
 		{Method: "GET", Path: "/api/v1/notices/settings"},
 		{Method: "PATCH", Path: "/api/v1/notices/settings", Body: func(*fixture) any { return map[string]any{"send_hour": 9} }},
 		// A's run lists A's loans only: B's patron gets nothing from it.
@@ -320,7 +328,7 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/patrons/" + f.PatronID, "/api/v1/patrons/" + f.PatronID + "/loans?status=all", "/api/v1/patrons/" + f.PatronID + "/holds?status=",
 		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
-		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID,
+		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID, "/api/v1/notices/templates",
 		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)

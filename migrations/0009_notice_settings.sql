@@ -23,3 +23,20 @@ ALTER TABLE notice_settings FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON notice_settings
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
 GRANT SELECT, INSERT, UPDATE ON notice_settings TO stacks_app;
+
+-- A library's own notice texts (Go text/template), one per kind; a kind
+-- without a row uses the built-in text.
+CREATE TABLE notice_templates (
+    tenant_id   uuid NOT NULL REFERENCES tenants (id),
+    kind        text NOT NULL,
+    subject     text NOT NULL,
+    body_text   text NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, kind)
+);
+
+ALTER TABLE notice_templates ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notice_templates FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notice_templates
+    USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
+GRANT SELECT, INSERT, UPDATE, DELETE ON notice_templates TO stacks_app;

@@ -332,7 +332,7 @@ func TestNotices_RateLimitedPerLibrary(t *testing.T) {
 				return err
 			}
 			n, err := w.nots.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable, DedupeKey: "rl",
-				To: fmt.Sprintf("rl%d@example.org", i), Subject: "s", BodyText: "t"})
+				To: fmt.Sprintf("rl%d@example.org", i), Data: notices.Data{Library: "L", Hold: &notices.HoldData{Title: "T"}}})
 			if err != nil {
 				return err
 			}

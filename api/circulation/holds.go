@@ -121,14 +121,13 @@ func (s *Service) notifyHoldAvailable(ctx context.Context, h *Hold, p *patrons.P
   (SELECT title FROM bibs WHERE id = ?) AS title`, h.BibID).Scan(&lib).Error; err != nil {
 		return fmt.Errorf("hold notice: %w", err)
 	}
-	subject, text, err := notices.HoldAvailable{Library: lib.Name, PatronName: strings.TrimSpace(p.FirstName + " " + p.LastName),
-		Title: lib.Title, Branch: b.Name, BranchPhone: b.Phone, PickupBy: expires, Location: loc}.Render()
-	if err != nil {
-		return err
-	}
-	_, err = s.notices.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable,
+	_, err := s.notices.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable,
 		DedupeKey: h.ID.String() + "/" + h.TrappedAt.UTC().Format(time.RFC3339), Channel: p.NoticeChannel, To: p.Email,
-		Subject: subject, BodyText: text,
+		Data: notices.Data{Library: lib.Name, Date: expires.In(loc).Format(time.DateOnly),
+			Patron: notices.PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber,
+				Name: strings.TrimSpace(p.FirstName + " " + p.LastName)},
+			Hold: &notices.HoldData{Title: lib.Title, Branch: b.Name, BranchPhone: b.Phone,
+				PickupBy: expires.In(loc).Format("Monday 2 January 2006")}},
 		Details: map[string]any{"hold_id": h.ID, "bib_id": h.BibID, "pickup_branch_id": b.ID, "pickup_by": expires}})
 	return err
 }
@@ -575,13 +574,11 @@ FROM holds h JOIN patrons p ON p.id = h.patron_id JOIN bibs b ON b.id = h.bib_id
 		return fmt.Errorf("expired holds' patrons: %w", err)
 	}
 	for _, r := range rows {
-		subject, text, err := notices.HoldExpired{Library: r.Library, PatronName: strings.TrimSpace(r.FirstName + " " + r.LastName),
-			Title: r.Title, Reason: reasons[r.HoldID]}.Render()
-		if err != nil {
-			return err
-		}
 		if _, err := s.notices.Queue(ctx, notices.Draft{PatronID: r.PatronID, Kind: notices.KindHoldExpired, DedupeKey: r.HoldID.String(),
-			Channel: r.NoticeChannel, To: r.Email, Subject: subject, BodyText: text,
+			Channel: r.NoticeChannel, To: r.Email,
+			Data: notices.Data{Library: r.Library, Patron: notices.PatronData{FirstName: r.FirstName, LastName: r.LastName,
+				Name: strings.TrimSpace(r.FirstName + " " + r.LastName)},
+				Hold: &notices.HoldData{Title: r.Title, Reason: reasons[r.HoldID]}},
 			Details: map[string]any{"hold_id": r.HoldID, "reason": reasons[r.HoldID]}}); err != nil {
 			return err
 		}

@@ -53,3 +53,12 @@ func IDGet[Out any](what string, fn func(ctx context.Context, id uuid.UUID) (Out
 		return fn(ctx, id)
 	})
 }
+
+// KeyAction is Action for a route on a resource named by a text key in its
+// path (":code", ":kind").
+func KeyAction[In, Out any](param string, status int, body Body, fn func(ctx context.Context, key string, in In) (Out, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		key := c.Params(param)
+		return Action(status, body, func(ctx context.Context, in In) (Out, error) { return fn(ctx, key, in) })(c)
+	}
+}

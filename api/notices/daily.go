@@ -1,13 +1,11 @@
 package notices
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/google/uuid"
@@ -234,38 +232,19 @@ ORDER BY p.id, l.due_at, b.title_sort`, map[string]any{"lo": lo, "hi": hi}).Scan
 	return n, nil
 }
 
-var digestText = template.Must(template.New("digest").Funcs(template.FuncMap{
-	"date": func(t time.Time, loc *time.Location) string { return t.In(loc).Format("Mon 2 Jan 2006") },
-}).Parse(`Dear {{.Name}},
-
-{{if eq .Kind "due_soon"}}These items are due soon:{{else}}These items are overdue{{if ge .Level 3}} (final notice){{end}}:{{end}}
-{{range .Loans}}
-  - {{.Title}} ({{.Barcode}}), due {{date .DueAt $.Loc}}{{if eq $.Kind "due_soon"}}{{if and (gt .RenewalsLeft 0) (eq .HoldsWaiting 0)}} - you can renew it{{else}} - it cannot be renewed{{end}}{{end}}{{end}}
-
-{{if eq .Kind "due_soon"}}Renew online or at any branch, or bring them back by their due date.{{else}}Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.{{end}}
-
-{{.Library}}
-`))
-
-// queueDigest renders and queues one patron's digest.
+// queueDigest queues one patron's digest.
 func (s *Service) queueDigest(ctx context.Context, kind string, level int, date, library string, loc *time.Location, loans []dueLoan) (bool, error) {
 	p := loans[0]
-	var b bytes.Buffer
-	err := digestText.Execute(&b, map[string]any{"Name": strings.TrimSpace(p.FirstName + " " + p.LastName), "Kind": kind,
-		"Level": level, "Loans": loans, "Loc": loc, "Library": library})
-	if err != nil {
-		return false, fmt.Errorf("render %s: %w", kind, err)
-	}
-	subject := fmt.Sprintf("%s: %d item(s) due soon", library, len(loans))
-	if kind == KindOverdue {
-		subject = fmt.Sprintf("%s: %d item(s) overdue (notice %d)", library, len(loans), level)
-	}
-	titles := make([]string, len(loans))
+	d := Data{Library: library, Level: level, Date: date,
+		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}}
+	barcodes := make([]string, len(loans))
 	for i, l := range loans {
-		titles[i] = l.Barcode
+		d.Items = append(d.Items, ItemData{Title: l.Title, Barcode: l.Barcode, Due: l.DueAt.In(loc).Format("Mon 2 Jan 2006"),
+			CanRenew: l.RenewalsLeft > 0 && l.HoldsWaiting == 0})
+		barcodes[i] = l.Barcode
 	}
 	nt, err := s.Queue(ctx, Draft{PatronID: p.PatronID, Kind: kind, Level: level, DedupeKey: date, Channel: p.Channel,
-		To: p.Email, Subject: subject, BodyText: b.String(), Details: map[string]any{"date": date, "barcodes": titles}})
+		To: p.Email, Data: d, Details: map[string]any{"date": date, "barcodes": barcodes}})
 	return nt != nil, err
 }
 

@@ -21,6 +21,19 @@ func (s *Service) Routes() []httpx.Route {
 			func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
 		{Method: "PATCH", Path: "/api/v1/notices/settings", Perm: rules, Summary: "Change which notices go out, their days and hour", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.UpdateSettings)},
 		{Method: "POST", Path: "/api/v1/notices/run", Perm: rules, Summary: "Run a daily notice kind now (same task id as the scheduler)", Handler: httpx.Action(fiber.StatusAccepted, httpx.BodyRequired, s.Run)},
+		{Method: "GET", Path: "/api/v1/notices/templates", Perm: read, Summary: "The notice texts, built in or the library's own", Handler: httpx.Action(fiber.StatusOK, httpx.BodyOptional,
+			func(ctx context.Context, _ struct{}) (map[string][]Template, error) {
+				ts, err := s.ListTemplates(ctx)
+				return map[string][]Template{"items": ts}, err
+			})},
+		{Method: "GET", Path: "/api/v1/notices/templates/:kind", Perm: read, Summary: "One kind's notice text", Handler: httpx.KeyAction("kind", fiber.StatusOK, httpx.BodyOptional,
+			func(ctx context.Context, kind string, _ struct{}) (*Template, error) { return s.GetTemplate(ctx, kind) })},
+		{Method: "PUT", Path: "/api/v1/notices/templates/:kind", Perm: rules, Summary: "Set the library's own text for a kind (checked by rendering it)", Handler: httpx.KeyAction("kind", fiber.StatusOK, httpx.BodyRequired, s.SaveTemplate)},
+		{Method: "DELETE", Path: "/api/v1/notices/templates/:kind", Perm: rules, Summary: "Go back to the built-in text for a kind", Handler: httpx.KeyAction("kind", fiber.StatusOK, httpx.BodyOptional,
+			func(ctx context.Context, kind string, _ struct{}) (*Template, error) {
+				return s.ResetTemplate(ctx, kind)
+			})},
+		{Method: "POST", Path: "/api/v1/notices/templates/:kind/preview", Perm: read, Summary: "Render a kind for a real patron without sending it", Handler: httpx.KeyAction("kind", fiber.StatusOK, httpx.BodyRequired, s.PreviewTemplate)},
 		{Method: "GET", Path: "/api/v1/notices", Perm: read, Summary: "Notices sent, pending, failed or undeliverable (by patron, kind, status)", Handler: s.handleList},
 		{Method: "GET", Path: "/api/v1/notices/:id", Perm: read, Summary: "Get a notice with its text", Handler: httpx.IDGet("notice", s.Get)},
 		{Method: "POST", Path: "/api/v1/notices/:id/resend", Perm: write, Summary: "Send a sent or failed notice again", Handler: httpx.IDAction("notice", fiber.StatusAccepted, httpx.BodyOptional, s.resend)},

@@ -117,7 +117,8 @@ func NewService(pool *tenants.Pool, enq Enqueuer, m Mailer, log *slog.Logger) *S
 	return &Service{pool: pool, enqueue: enq, mailer: m, log: log, now: time.Now}
 }
 
-// Draft is a notice to queue: who, what, and the rendered message.
+// Draft is a notice to queue: who, what, and the data its template
+// renders (with the library's own template for the kind, if it has one).
 type Draft struct {
 	PatronID  uuid.UUID
 	Kind      string
@@ -125,8 +126,7 @@ type Draft struct {
 	DedupeKey string
 	Channel   string // the patron's notice channel: email, sms, print, none
 	To        string // the address; empty means undeliverable
-	Subject   string
-	BodyText  string
+	Data      Data
 	Details   map[string]any
 }
 
@@ -145,6 +145,10 @@ func (s *Service) Queue(ctx context.Context, d Draft) (*Notice, error) {
 	if !slices.Contains(st.EnabledKinds, d.Kind) {
 		return nil, nil // the library switched this kind off
 	}
+	subject, body, err := s.render(ctx, d.Kind, d.Data)
+	if err != nil {
+		return nil, err
+	}
 	tenant, _ := tenants.CurrentTenant(ctx)
 	details, _ := json.Marshal(d.Details)
 	if d.Details == nil {
@@ -152,7 +156,7 @@ func (s *Service) Queue(ctx context.Context, d Draft) (*Notice, error) {
 	}
 	n := &Notice{TenantID: tenant, ID: tenants.NewID(), PatronID: d.PatronID, Kind: d.Kind, Level: d.Level,
 		DedupeKey: d.DedupeKey, Status: StatusPending, Channel: d.Channel, To: strings.TrimSpace(d.To),
-		Subject: d.Subject, BodyText: d.BodyText, Details: details, CreatedAt: s.now()}
+		Subject: subject, BodyText: body, Details: details, CreatedAt: s.now()}
 	if n.Channel == "" {
 		n.Channel = "email"
 	}

@@ -2,76 +2,332 @@ package notices
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"strings"
 	"text/template"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/tenants"
 )
 
-// HoldAvailable is the data of a hold-available notice.
-type HoldAvailable struct {
-	Library     string // the library's name (its branding)
-	PatronName  string
-	Title       string
-	Branch      string // where to pick it up
-	PickupBy    time.Time
-	Location    *time.Location
-	BranchPhone string
+// Data is what every notice template can use. Dates are already written
+// out in the library's time zone.
+//
+//	.Library            the library's name
+//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber
+//	.Items              loans listed by due_soon and overdue: .Title .Barcode .Due .CanRenew
+//	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
+//	.Level              overdue level (1, 2, 3); 0 otherwise
+//	.Date               the library's local date of the notice
+type Data struct {
+	Library string
+	Patron  PatronData
+	Items   []ItemData
+	Hold    *HoldData
+	Level   int
+	Date    string
 }
 
-var holdAvailableText = template.Must(template.New("hold_available").Parse(`Dear {{.PatronName}},
+// PatronData is the patron in a notice.
+type PatronData struct {
+	FirstName, LastName, Name, CardNumber string
+}
+
+// ItemData is one loan in a notice.
+type ItemData struct {
+	Title, Barcode, Due string
+	CanRenew            bool
+}
+
+// HoldData is the hold a notice is about.
+type HoldData struct {
+	Title, Branch, BranchPhone, PickupBy, Reason string
+}
+
+// Template is a kind's subject and text, built in or the library's own.
+type Template struct {
+	Kind      string     `json:"kind"`
+	Subject   string     `json:"subject"`
+	BodyText  string     `json:"body_text"`
+	Custom    bool       `json:"custom"` // the library's own (false: the built-in text)
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+}
+
+// builtins are the texts every library starts with (English).
+var builtins = map[string]Template{
+	KindHoldAvailable: {Subject: `{{.Library}}: {{.Hold.Title}} is waiting for you`, BodyText: `Dear {{.Patron.Name}},
 
 The item you asked for is waiting for you:
 
-  {{.Title}}
+  {{.Hold.Title}}
 
-Pick it up at {{.Branch}} by {{.PickupByText}}. After that it goes to the next reader.
-{{if .BranchPhone}}
-Questions? Call {{.BranchPhone}}.
+Pick it up at {{.Hold.Branch}} by {{.Hold.PickupBy}}. After that it goes to the next reader.
+{{if .Hold.BranchPhone}}
+Questions? Call {{.Hold.BranchPhone}}.
 {{end}}
 {{.Library}}
-`))
-
-// Render renders the hold-available notice (subject and plain text).
-func (h HoldAvailable) Render() (subject, text string, err error) {
-	loc := h.Location
-	if loc == nil {
-		loc = time.UTC
-	}
-	var b bytes.Buffer
-	err = holdAvailableText.Execute(&b, struct {
-		HoldAvailable
-		PickupByText string
-	}{h, h.PickupBy.In(loc).Format("Monday 2 January 2006")})
-	if err != nil {
-		return "", "", fmt.Errorf("render hold notice: %w", err)
-	}
-	return fmt.Sprintf("%s: %s is waiting for you", h.Library, h.Title), b.String(), nil
-}
-
-// HoldExpired is the data of a hold-expired notice.
-type HoldExpired struct {
-	Library    string
-	PatronName string
-	Title      string
-	Reason     string // "not picked up in time" or "no longer needed"
-}
-
-var holdExpiredText = template.Must(template.New("hold_expired").Parse(`Dear {{.PatronName}},
+`},
+	KindHoldExpired: {Subject: `{{.Library}}: your hold on {{.Hold.Title}} has ended`, BodyText: `Dear {{.Patron.Name}},
 
 Your hold on
 
-  {{.Title}}
+  {{.Hold.Title}}
 
-has ended: {{.Reason}}. If you still want it, place a new hold.
+has ended: {{.Hold.Reason}}. If you still want it, place a new hold.
 
 {{.Library}}
-`))
+`},
+	KindDueSoon: {Subject: `{{.Library}}: {{len .Items}} item(s) due soon`, BodyText: `Dear {{.Patron.Name}},
 
-// Render renders the hold-expired notice.
-func (h HoldExpired) Render() (subject, text string, err error) {
-	var b bytes.Buffer
-	if err := holdExpiredText.Execute(&b, h); err != nil {
-		return "", "", fmt.Errorf("render hold-expired notice: %w", err)
+These items are due soon:
+{{range .Items}}
+  - {{.Title}} ({{.Barcode}}), due {{.Due}}{{if .CanRenew}} - you can renew it{{else}} - it cannot be renewed{{end}}{{end}}
+
+Renew online or at any branch, or bring them back by their due date.
+
+{{.Library}}
+`},
+	KindOverdue: {Subject: `{{.Library}}: {{len .Items}} item(s) overdue (notice {{.Level}})`, BodyText: `Dear {{.Patron.Name}},
+
+These items are overdue{{if ge .Level 3}} (final notice){{end}}:
+{{range .Items}}
+  - {{.Title}} ({{.Barcode}}), due {{.Due}}{{end}}
+
+Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.
+
+{{.Library}}
+`},
+}
+
+// sample is the data templates are checked with when saved.
+var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Level: 2,
+	Patron: PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001"},
+	Items:  []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true}},
+	Hold:   &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"}}
+
+// parse compiles a subject and text; errors name the part.
+func parse(t Template) (*template.Template, *template.Template, error) {
+	subj, err := template.New("subject").Option("missingkey=error").Parse(t.Subject)
+	if err != nil {
+		return nil, nil, fmt.Errorf("subject: %w", err)
 	}
-	return fmt.Sprintf("%s: your hold on %s has ended", h.Library, h.Title), b.String(), nil
+	body, err := template.New("body_text").Option("missingkey=error").Parse(t.BodyText)
+	if err != nil {
+		return nil, nil, fmt.Errorf("body_text: %w", err)
+	}
+	return subj, body, nil
+}
+
+// renderWith renders a template with d.
+func renderWith(t Template, d Data) (subject, body string, err error) {
+	st, bt, err := parse(t)
+	if err != nil {
+		return "", "", err
+	}
+	var s, b bytes.Buffer
+	if err := st.Execute(&s, d); err != nil {
+		return "", "", fmt.Errorf("subject: %w", err)
+	}
+	if err := bt.Execute(&b, d); err != nil {
+		return "", "", fmt.Errorf("body_text: %w", err)
+	}
+	return strings.Join(strings.Fields(s.String()), " "), b.String(), nil
+}
+
+// GetTemplate returns the template a kind renders with in this library.
+func (s *Service) GetTemplate(ctx context.Context, kind string) (*Template, error) {
+	b, ok := builtins[kind]
+	if !ok {
+		return nil, errs.NotFoundf("no notice kind %q", kind)
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Subject, BodyText string
+		UpdatedAt         time.Time
+	}
+	if err := db.Raw("SELECT subject, body_text, updated_at FROM notice_templates WHERE kind = ?", kind).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("notice template: %w", err)
+	}
+	t := b
+	t.Kind = kind
+	if len(rows) == 1 {
+		t.Subject, t.BodyText, t.Custom, t.UpdatedAt = rows[0].Subject, rows[0].BodyText, true, &rows[0].UpdatedAt
+	}
+	return &t, nil
+}
+
+// ListTemplates returns every kind's template.
+func (s *Service) ListTemplates(ctx context.Context) ([]Template, error) {
+	out := make([]Template, 0, len(Kinds))
+	for _, k := range Kinds {
+		t, err := s.GetTemplate(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *t)
+	}
+	return out, nil
+}
+
+// TemplateInput is the body of PUT /notices/templates/{kind}.
+type TemplateInput struct {
+	Subject  string `json:"subject"`
+	BodyText string `json:"body_text"`
+}
+
+// SaveTemplate sets the library's own template for a kind, after checking
+// that it renders (with sample data): one that does not is refused with the
+// template error.
+func (s *Service) SaveTemplate(ctx context.Context, kind string, in TemplateInput) (*Template, error) {
+	if _, err := s.GetTemplate(ctx, kind); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(in.Subject) == "" || strings.TrimSpace(in.BodyText) == "" {
+		return nil, errs.Field("subject", "required", "send both subject and body_text")
+	}
+	if _, _, err := renderWith(Template{Subject: in.Subject, BodyText: in.BodyText}, sample); err != nil {
+		return nil, errs.E(errs.Invalid, "invalid_template", "the template does not render: "+err.Error()).
+			WithDetails(map[string]any{"fields": "see GET /api/v1/notices/templates for what a template can use"})
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tenant, _ := tenants.CurrentTenant(ctx)
+	if err := db.Exec(`INSERT INTO notice_templates (tenant_id, kind, subject, body_text, updated_at) VALUES (?,?,?,?,?)
+ON CONFLICT (tenant_id, kind) DO UPDATE SET subject = EXCLUDED.subject, body_text = EXCLUDED.body_text, updated_at = EXCLUDED.updated_at`,
+		tenant, kind, in.Subject, in.BodyText, s.now()).Error; err != nil {
+		return nil, fmt.Errorf("save notice template: %w", err)
+	}
+	return s.GetTemplate(ctx, kind)
+}
+
+// ResetTemplate goes back to the built-in template for a kind.
+func (s *Service) ResetTemplate(ctx context.Context, kind string) (*Template, error) {
+	if _, err := s.GetTemplate(ctx, kind); err != nil {
+		return nil, err
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Exec("DELETE FROM notice_templates WHERE kind = ?", kind).Error; err != nil {
+		return nil, fmt.Errorf("reset notice template: %w", err)
+	}
+	return s.GetTemplate(ctx, kind)
+}
+
+// render renders a kind for d with the library's template. A library
+// template that fails on real data (it rendered on the sample) falls back to
+// the built-in one, so a notice is never lost to a template mistake.
+func (s *Service) render(ctx context.Context, kind string, d Data) (subject, body string, err error) {
+	t, err := s.GetTemplate(ctx, kind)
+	if err != nil {
+		return "", "", err
+	}
+	subject, body, err = renderWith(*t, d)
+	if err != nil && t.Custom {
+		s.log.Warn("library notice template failed; using the built-in one", "kind", kind, "error", err)
+		subject, body, err = renderWith(builtins[kind], d)
+	}
+	return subject, body, err
+}
+
+// PreviewInput is the body of POST /notices/templates/{kind}/preview: a
+// real patron, and optionally an unsaved subject and text to try.
+type PreviewInput struct {
+	PatronID uuid.UUID `json:"patron_id"`
+	Subject  string    `json:"subject"`
+	BodyText string    `json:"body_text"`
+}
+
+// Preview is a rendered notice that was not sent.
+type Preview struct {
+	Kind     string `json:"kind"`
+	To       string `json:"to"`
+	Subject  string `json:"subject"`
+	BodyText string `json:"body_text"`
+}
+
+// PreviewTemplate renders a kind for a real patron without queueing it:
+// their current loans for due_soon and overdue, their latest hold for the
+// hold kinds (sample values where they have none).
+func (s *Service) PreviewTemplate(ctx context.Context, kind string, in PreviewInput) (*Preview, error) {
+	t, err := s.GetTemplate(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	if in.Subject != "" || in.BodyText != "" {
+		t.Subject, t.BodyText = in.Subject, in.BodyText
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var p struct {
+		FirstName, LastName, CardNumber, Email, Library, Timezone string
+	}
+	r := db.Raw(`SELECT first_name, last_name, card_number, email,
+  (SELECT name FROM tenants WHERE id = app.current_tenant_id()) AS library,
+  (SELECT timezone FROM tenants WHERE id = app.current_tenant_id()) AS timezone
+FROM patrons WHERE id = ?`, in.PatronID).Scan(&p)
+	if r.Error != nil {
+		return nil, fmt.Errorf("preview patron: %w", r.Error)
+	}
+	if r.RowsAffected == 0 {
+		return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
+	}
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		loc = time.UTC
+	}
+	d := Data{Library: p.Library, Date: s.now().In(loc).Format(time.DateOnly), Level: 1,
+		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber,
+			Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}, Hold: sample.Hold}
+	var loans []struct {
+		Title, Barcode string
+		DueAt          time.Time
+		RenewalsLeft   int
+	}
+	if err := db.Raw(`SELECT b.title, i.barcode, l.due_at, greatest(l.renewals_allowed - l.renewals_used, 0) AS renewals_left
+FROM loans l JOIN items i ON i.id = l.item_id JOIN bibs b ON b.id = l.bib_id
+WHERE l.patron_id = ? AND l.status = 'active' ORDER BY l.due_at LIMIT 50`, in.PatronID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("preview loans: %w", err)
+	}
+	for _, l := range loans {
+		d.Items = append(d.Items, ItemData{Title: l.Title, Barcode: l.Barcode, Due: l.DueAt.In(loc).Format("Mon 2 Jan 2006"),
+			CanRenew: l.RenewalsLeft > 0})
+	}
+	if len(d.Items) == 0 {
+		d.Items = sample.Items
+	}
+	var hold []struct {
+		Title, Branch  string
+		ShelfExpiresAt *time.Time
+	}
+	if err := db.Raw(`SELECT b.title, br.name AS branch, h.shelf_expires_at FROM holds h JOIN bibs b ON b.id = h.bib_id
+JOIN branches br ON br.id = h.pickup_branch_id WHERE h.patron_id = ? ORDER BY h.requested_at DESC LIMIT 1`, in.PatronID).
+		Scan(&hold).Error; err != nil {
+		return nil, fmt.Errorf("preview hold: %w", err)
+	}
+	if len(hold) == 1 {
+		h := *sample.Hold
+		h.Title, h.Branch = hold[0].Title, hold[0].Branch
+		if hold[0].ShelfExpiresAt != nil {
+			h.PickupBy = hold[0].ShelfExpiresAt.In(loc).Format("Monday 2 January 2006")
+		}
+		d.Hold = &h
+	}
+	subject, body, err := renderWith(*t, d)
+	if err != nil {
+		return nil, errs.E(errs.Invalid, "invalid_template", "the template does not render: "+err.Error())
+	}
+	return &Preview{Kind: kind, To: p.Email, Subject: subject, BodyText: body}, nil
 }
