@@ -1217,3 +1217,55 @@ func TestNoticeTemplates(t *testing.T) {
 	}
 	want(t, call(t, s, "POST", "/api/v1/notices/templates/due_soon/preview", d.lib.Token, map[string]any{"patron_id": main}), 422, "patron_not_found")
 }
+
+// The nightly auto-renewal renews what the rule allows, refuses what a
+// renewal at the desk would refuse, tells the patron both, and does nothing
+// more on a second run.
+func TestAutoRenew(t *testing.T) {
+	env := tenanttest.Get(t)
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "auto")
+	main := d.lib.MainID
+	d.rule(map[string]any{"item_type": "dvd", "loan_days": 7, "renewals": 2, "auto_renew": true})
+	p, other := d.patron(main, nil), d.patron(main, nil)
+	week := time.Now().AddDate(0, 0, -7).Format(time.RFC3339)
+	free, held, book := d.item(main, "dvd"), d.item(main, "dvd"), d.item(main, "book")
+	var loanIDs []string
+	for _, it := range []map[string]any{free, held, book} {
+		r := d.checkout(d.lib.Token, p, it, main, map[string]any{"at": week})
+		want(t, r, 201)
+		loanIDs = append(loanIDs, obj(r.Body["loan"])["id"].(string))
+	}
+	want(t, call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": other["id"], "bib_id": held["bib_id"], "pickup_branch_id": main}), 201)
+	circ := circulation.NewService(env.Tenants, catalog.NewService(env.Tenants), patrons.NewService(env.Tenants), policy.NewService(env.Tenants)).
+		SetNotices(notices.NewService(env.Pool, nil, nil, nil))
+	for round, wantN := range []int{1, 0} {
+		var n int
+		err := env.Pool.Tx(context.Background(), mustUUID(t, d.lib.TenantID), func(ctx context.Context, _ *gorm.DB) error {
+			sys, err := tenants.SystemPrincipal(ctx)
+			if err != nil {
+				return err
+			}
+			n, err = circ.AutoRenew(tenants.WithPrincipal(ctx, sys))
+			return err
+		})
+		if err != nil || n != wantN {
+			t.Fatalf("run %d: renewed %d, %v (want %d)", round, n, err, wantN)
+		}
+	}
+	for i, wantUsed := range []float64{1, 0, 0} { // the book's rule (fallback) does not auto-renew
+		l := call(t, s, "GET", "/api/v1/loans/"+loanIDs[i], d.lib.Token, nil)
+		if l.Body["renewals_used"] != wantUsed {
+			t.Fatalf("loan %d: %s", i, l.Raw)
+		}
+	}
+	n := call(t, s, "GET", "/api/v1/notices?kind=auto_renewal", d.lib.Token, nil)
+	items := n.Body["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("auto-renewal notices: %s", n.Raw)
+	}
+	body := obj(items[0])["body_text"].(string)
+	if !strings.Contains(body, free["barcode"].(string)+"): renewed") || !strings.Contains(body, held["barcode"].(string)+"): not renewed: Another patron is waiting") {
+		t.Fatalf("auto-renewal notice:\n%s", body)
+	}
+}

@@ -71,7 +71,7 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 	if w.circ == nil {
 		return fmt.Errorf("circulation service not connected: %w", asynq.SkipRetry)
 	}
-	var expired, anonymised int
+	var expired, renewed, anonymised int
 	err := w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error {
 		sys, err := tenants.SystemPrincipal(ctx)
 		if err != nil {
@@ -81,12 +81,15 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 		if expired, err = w.circ.ExpireHolds(ctx); err != nil {
 			return err
 		}
+		if renewed, err = w.circ.AutoRenew(ctx); err != nil {
+			return err
+		}
 		anonymised, err = w.circ.AnonymiseHistory(ctx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("circulation job for %s: %w", p.TenantID, err)
 	}
-	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_anonymised", anonymised)
+	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_renewed", renewed, "loans_anonymised", anonymised)
 	return nil
 }

@@ -21,7 +21,7 @@ const (
 )
 
 // Kinds are the notice kinds a library can switch on or off.
-var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue}
+var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal}
 
 // DailyKinds are the kinds the daily run produces.
 var DailyKinds = []string{KindDueSoon, KindOverdue}

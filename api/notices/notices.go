@@ -33,6 +33,7 @@ import (
 const (
 	KindHoldAvailable = "hold_available"
 	KindHoldExpired   = "hold_expired"
+	KindAutoRenewal   = "auto_renewal"
 )
 
 // Statuses.

@@ -19,7 +19,7 @@ import (
 //
 //	.Library            the library's name
 //	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber
-//	.Items              loans listed by due_soon and overdue: .Title .Barcode .Due .CanRenew
+//	.Items              loans listed by due_soon, overdue and auto_renewal: .Title .Barcode .Due .CanRenew .Note
 //	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
 //	.Level              overdue level (1, 2, 3); 0 otherwise
 //	.Date               the library's local date of the notice
@@ -41,6 +41,7 @@ type PatronData struct {
 type ItemData struct {
 	Title, Barcode, Due string
 	CanRenew            bool
+	Note                string // auto_renewal: "renewed" or "not renewed: <reason>"
 }
 
 // HoldData is the hold a notice is about.
@@ -91,6 +92,14 @@ Renew online or at any branch, or bring them back by their due date.
 
 {{.Library}}
 `},
+	KindAutoRenewal: {Subject: `{{.Library}}: your loans were renewed`, BodyText: `Dear {{.Patron.Name}},
+
+We renewed your loans that were due:
+{{range .Items}}
+  - {{.Title}} ({{.Barcode}}): {{.Note}}, due {{.Due}}{{end}}
+
+{{.Library}}
+`},
 	KindOverdue: {Subject: `{{.Library}}: {{len .Items}} item(s) overdue (notice {{.Level}})`, BodyText: `Dear {{.Patron.Name}},
 
 These items are overdue{{if ge .Level 3}} (final notice){{end}}:
@@ -106,7 +115,7 @@ Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.
 // sample is the data templates are checked with when saved.
 var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Level: 2,
 	Patron: PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001"},
-	Items:  []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true}},
+	Items:  []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true, Note: "renewed"}},
 	Hold:   &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"}}
 
 // parse compiles a subject and text; errors name the part.
