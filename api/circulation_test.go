@@ -1180,7 +1180,7 @@ func TestNoticeTemplates(t *testing.T) {
 	main := d.lib.MainID
 	r := call(t, s, "GET", "/api/v1/notices/templates", d.lib.Token, nil)
 	want(t, r, 200)
-	if n := len(r.Body["items"].([]any)); n != 4 {
+	if n := len(r.Body["items"].([]any)); n != len(notices.Kinds) {
 		t.Fatalf("%d templates: %s", n, r.Raw)
 	}
 	want(t, call(t, s, "GET", "/api/v1/notices/templates/spam", d.lib.Token, nil), 404)
