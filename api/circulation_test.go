@@ -1148,6 +1148,17 @@ func TestNotices_DailyDigests(t *testing.T) {
 		t.Fatalf("overdue digest: %s", l.Raw)
 	}
 
+	// A card that expires in 30 days (the default) gets its reminder.
+	c := d.patron(main, map[string]any{"expires_on": today.AddDate(0, 0, 30).Format(time.DateOnly)})
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "card_expiring"})
+	if r.Body["count"] != float64(1) {
+		t.Fatalf("card-expiring run: %s", r.Raw)
+	}
+	l = call(t, s, "GET", "/api/v1/notices?kind=card_expiring", d.lib.Token, nil)
+	if n := obj(l.Body["items"].([]any)[0]); n["patron_id"] != c["id"] || !strings.Contains(n["body_text"].(string), c["card_number"].(string)+" expires on") {
+		t.Fatalf("card-expiring notice: %s", l.Raw)
+	}
+
 	// Settings: a kind switched off queues nothing; bad values are refused.
 	r = call(t, s, "GET", "/api/v1/notices/settings", d.lib.Token, nil)
 	want(t, r, 200)

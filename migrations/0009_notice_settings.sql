@@ -5,12 +5,14 @@
 -- +goose Up
 CREATE TABLE notice_settings (
     tenant_id        uuid NOT NULL REFERENCES tenants (id),
-    enabled_kinds    text[] NOT NULL DEFAULT '{hold_available,hold_expired,due_soon,overdue,auto_renewal}',
+    enabled_kinds    text[] NOT NULL DEFAULT '{hold_available,hold_expired,due_soon,overdue,auto_renewal,card_expiring}',
     due_soon_days    integer NOT NULL DEFAULT 3 CHECK (due_soon_days BETWEEN 1 AND 30),
     -- Days after the due date of overdue levels 1, 2, 3 (0: level off).
     overdue1_days    integer NOT NULL DEFAULT 1 CHECK (overdue1_days BETWEEN 0 AND 365),
     overdue2_days    integer NOT NULL DEFAULT 7 CHECK (overdue2_days BETWEEN 0 AND 365),
     overdue3_days    integer NOT NULL DEFAULT 14 CHECK (overdue3_days BETWEEN 0 AND 365),
+    -- Card-expiring reminders go this many days before the card expires.
+    card_expiry_days integer NOT NULL DEFAULT 30 CHECK (card_expiry_days BETWEEN 1 AND 365),
     send_hour        integer NOT NULL DEFAULT 8 CHECK (send_hour BETWEEN 0 AND 23),
     sender_name      text NOT NULL DEFAULT '',
     reply_to         text NOT NULL DEFAULT '',

@@ -16,28 +16,30 @@ import (
 
 // Daily kinds: one digest per patron per kind (and level) per local day.
 const (
-	KindDueSoon = "due_soon"
-	KindOverdue = "overdue"
+	KindDueSoon      = "due_soon"
+	KindOverdue      = "overdue"
+	KindCardExpiring = "card_expiring"
 )
 
 // Kinds are the notice kinds a library can switch on or off.
-var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal}
+var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal, KindCardExpiring}
 
 // DailyKinds are the kinds the daily run produces.
-var DailyKinds = []string{KindDueSoon, KindOverdue}
+var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring}
 
 // Settings are a library's notice settings.
 type Settings struct {
-	TenantID     uuid.UUID       `json:"-" gorm:"primaryKey"`
-	EnabledKinds tenants.Strings `json:"enabled_kinds"`
-	DueSoonDays  int             `json:"due_soon_days"`
-	Overdue1Days int             `json:"overdue1_days"`
-	Overdue2Days int             `json:"overdue2_days"`
-	Overdue3Days int             `json:"overdue3_days"`
-	SendHour     int             `json:"send_hour"`
-	SenderName   string          `json:"sender_name"`
-	ReplyTo      string          `json:"reply_to"`
-	UpdatedAt    time.Time       `json:"updated_at"`
+	TenantID       uuid.UUID       `json:"-" gorm:"primaryKey"`
+	EnabledKinds   tenants.Strings `json:"enabled_kinds"`
+	DueSoonDays    int             `json:"due_soon_days"`
+	Overdue1Days   int             `json:"overdue1_days"`
+	Overdue2Days   int             `json:"overdue2_days"`
+	Overdue3Days   int             `json:"overdue3_days"`
+	CardExpiryDays int             `json:"card_expiry_days"`
+	SendHour       int             `json:"send_hour"`
+	SenderName     string          `json:"sender_name"`
+	ReplyTo        string          `json:"reply_to"`
+	UpdatedAt      time.Time       `json:"updated_at"`
 }
 
 // TableName maps Settings to its table.
@@ -45,7 +47,7 @@ func (Settings) TableName() string { return "notice_settings" }
 
 func defaultSettings() Settings {
 	return Settings{EnabledKinds: tenants.Strings(Kinds), DueSoonDays: 3, Overdue1Days: 1, Overdue2Days: 7,
-		Overdue3Days: 14, SendHour: 8}
+		Overdue3Days: 14, CardExpiryDays: 30, SendHour: 8}
 }
 
 // GetSettings returns the library's settings (the defaults until changed).
@@ -67,14 +69,15 @@ func (s *Service) GetSettings(ctx context.Context) (*Settings, error) {
 
 // SettingsInput is the body of PATCH /notices/settings.
 type SettingsInput struct {
-	EnabledKinds *[]string `json:"enabled_kinds"`
-	DueSoonDays  *int      `json:"due_soon_days"`
-	Overdue1Days *int      `json:"overdue1_days"`
-	Overdue2Days *int      `json:"overdue2_days"`
-	Overdue3Days *int      `json:"overdue3_days"`
-	SendHour     *int      `json:"send_hour"`
-	SenderName   *string   `json:"sender_name"`
-	ReplyTo      *string   `json:"reply_to"`
+	EnabledKinds   *[]string `json:"enabled_kinds"`
+	DueSoonDays    *int      `json:"due_soon_days"`
+	Overdue1Days   *int      `json:"overdue1_days"`
+	Overdue2Days   *int      `json:"overdue2_days"`
+	Overdue3Days   *int      `json:"overdue3_days"`
+	CardExpiryDays *int      `json:"card_expiry_days"`
+	SendHour       *int      `json:"send_hour"`
+	SenderName     *string   `json:"sender_name"`
+	ReplyTo        *string   `json:"reply_to"`
 }
 
 // UpdateSettings changes the settings present in in.
@@ -105,6 +108,7 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput) (*Settin
 		{"overdue1_days", in.Overdue1Days, &st.Overdue1Days, 0, 365},
 		{"overdue2_days", in.Overdue2Days, &st.Overdue2Days, 0, 365},
 		{"overdue3_days", in.Overdue3Days, &st.Overdue3Days, 0, 365},
+		{"card_expiry_days", in.CardExpiryDays, &st.CardExpiryDays, 1, 365},
 		{"send_hour", in.SendHour, &st.SendHour, 0, 23},
 	}
 	for _, d := range days {
@@ -181,6 +185,9 @@ func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, 
 	day, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
 		return 0, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
+	}
+	if kind == KindCardExpiring {
+		return s.runCardExpiring(ctx, st, date, day, lib.Name)
 	}
 	type run struct {
 		level  int
@@ -303,4 +310,32 @@ func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
 	})
 	res.Queued = true
 	return res, nil
+}
+
+// runCardExpiring reminds active patrons whose card expires card_expiry_days
+// after date.
+func (s *Service) runCardExpiring(ctx context.Context, st *Settings, date string, day time.Time, library string) (int, error) {
+	db, _ := tenants.DB(ctx)
+	expires := day.AddDate(0, 0, st.CardExpiryDays).Format(time.DateOnly)
+	var ps []struct {
+		ID                                                    uuid.UUID
+		FirstName, LastName, CardNumber, Email, NoticeChannel string
+	}
+	if err := db.Raw(`SELECT id, first_name, last_name, card_number, email, notice_channel FROM patrons
+WHERE status = 'active' AND expires_on = CAST(? AS date) ORDER BY id`, expires).Scan(&ps).Error; err != nil {
+		return 0, fmt.Errorf("cards expiring: %w", err)
+	}
+	n := 0
+	for _, p := range ps {
+		nt, err := s.Queue(ctx, Draft{PatronID: p.ID, Kind: KindCardExpiring, DedupeKey: date, Channel: p.NoticeChannel, To: p.Email,
+			Data: Data{Library: library, Date: date, Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName,
+				CardNumber: p.CardNumber, Name: strings.TrimSpace(p.FirstName + " " + p.LastName), ExpiresOn: expires}}})
+		if err != nil {
+			return n, err
+		}
+		if nt != nil {
+			n++
+		}
+	}
+	return n, nil
 }

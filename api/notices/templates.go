@@ -18,7 +18,7 @@ import (
 // out in the library's time zone.
 //
 //	.Library            the library's name
-//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber
+//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber, .ExpiresOn
 //	.Items              loans listed by due_soon, overdue and auto_renewal: .Title .Barcode .Due .CanRenew .Note
 //	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
 //	.Level              overdue level (1, 2, 3); 0 otherwise
@@ -35,6 +35,7 @@ type Data struct {
 // PatronData is the patron in a notice.
 type PatronData struct {
 	FirstName, LastName, Name, CardNumber string
+	ExpiresOn                             string // card_expiring: the card's expiry date
 }
 
 // ItemData is one loan in a notice.
@@ -92,6 +93,12 @@ Renew online or at any branch, or bring them back by their due date.
 
 {{.Library}}
 `},
+	KindCardExpiring: {Subject: `{{.Library}}: your library card expires on {{.Patron.ExpiresOn}}`, BodyText: `Dear {{.Patron.Name}},
+
+Your library card {{.Patron.CardNumber}} expires on {{.Patron.ExpiresOn}}. Renew it at any branch to keep borrowing.
+
+{{.Library}}
+`},
 	KindAutoRenewal: {Subject: `{{.Library}}: your loans were renewed`, BodyText: `Dear {{.Patron.Name}},
 
 We renewed your loans that were due:
@@ -114,7 +121,7 @@ Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.
 
 // sample is the data templates are checked with when saved.
 var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Level: 2,
-	Patron: PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001"},
+	Patron: PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001", ExpiresOn: "2026-12-27"},
 	Items:  []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true, Note: "renewed"}},
 	Hold:   &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"}}
 
@@ -281,9 +288,9 @@ func (s *Service) PreviewTemplate(ctx context.Context, kind string, in PreviewIn
 		return nil, err
 	}
 	var p struct {
-		FirstName, LastName, CardNumber, Email, Library, Timezone string
+		FirstName, LastName, CardNumber, Email, Library, Timezone, ExpiresOn string
 	}
-	r := db.Raw(`SELECT first_name, last_name, card_number, email,
+	r := db.Raw(`SELECT first_name, last_name, card_number, email, to_char(expires_on, 'YYYY-MM-DD') AS expires_on,
   (SELECT name FROM tenants WHERE id = app.current_tenant_id()) AS library,
   (SELECT timezone FROM tenants WHERE id = app.current_tenant_id()) AS timezone
 FROM patrons WHERE id = ?`, in.PatronID).Scan(&p)
@@ -298,7 +305,7 @@ FROM patrons WHERE id = ?`, in.PatronID).Scan(&p)
 		loc = time.UTC
 	}
 	d := Data{Library: p.Library, Date: s.now().In(loc).Format(time.DateOnly), Level: 1,
-		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber,
+		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber, ExpiresOn: p.ExpiresOn,
 			Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}, Hold: sample.Hold}
 	var loans []struct {
 		Title, Barcode string
