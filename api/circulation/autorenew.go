@@ -70,14 +70,14 @@ ORDER BY l.patron_id, l.due_at`, now, now.Add(24*time.Hour)).Scan(&due).Error; e
 	if s.notices == nil {
 		return renewed, nil
 	}
+	var lib string
+	if err := db.Raw("SELECT name FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
+		return renewed, fmt.Errorf("library name: %w", err)
+	}
 	for _, pid := range order {
 		p, err := s.patrons.Get(ctx, pid)
 		if err != nil {
 			return renewed, err
-		}
-		var lib string
-		if err := db.Raw("SELECT name FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
-			return renewed, fmt.Errorf("library name: %w", err)
 		}
 		date := now.Format(time.DateOnly)
 		if _, err := s.notices.Queue(ctx, notices.Draft{PatronID: pid, Kind: notices.KindAutoRenewal, DedupeKey: date,

@@ -203,6 +203,10 @@ func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, 
 			}
 		}
 	}
+	b, err := s.batch(ctx, kind)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	y, m, dd := day.Date()
 	for _, r := range runs {
@@ -226,7 +230,7 @@ ORDER BY p.id, l.due_at, b.title_sort`, map[string]any{"lo": lo, "hi": hi}).Scan
 			for j < len(loans) && loans[j].PatronID == loans[0].PatronID {
 				j++
 			}
-			queued, err := s.queueDigest(ctx, kind, r.level, date, lib.Name, loc, loans[:j])
+			queued, err := b.queueDigest(ctx, kind, r.level, date, lib.Name, loc, loans[:j])
 			if err != nil {
 				return n, err
 			}
@@ -240,7 +244,7 @@ ORDER BY p.id, l.due_at, b.title_sort`, map[string]any{"lo": lo, "hi": hi}).Scan
 }
 
 // queueDigest queues one patron's digest.
-func (s *Service) queueDigest(ctx context.Context, kind string, level int, date, library string, loc *time.Location, loans []dueLoan) (bool, error) {
+func (b *kindBatch) queueDigest(ctx context.Context, kind string, level int, date, library string, loc *time.Location, loans []dueLoan) (bool, error) {
 	p := loans[0]
 	d := Data{Library: library, Level: level, Date: date,
 		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}}
@@ -250,7 +254,7 @@ func (s *Service) queueDigest(ctx context.Context, kind string, level int, date,
 			CanRenew: l.RenewalsLeft > 0 && l.HoldsWaiting == 0})
 		barcodes[i] = l.Barcode
 	}
-	nt, err := s.Queue(ctx, Draft{PatronID: p.PatronID, Kind: kind, Level: level, DedupeKey: date, Channel: p.Channel,
+	nt, err := b.queue(ctx, Draft{PatronID: p.PatronID, Kind: kind, Level: level, DedupeKey: date, Channel: p.Channel,
 		To: p.Email, Data: d, Details: map[string]any{"date": date, "barcodes": barcodes}})
 	return nt != nil, err
 }
@@ -325,9 +329,13 @@ func (s *Service) runCardExpiring(ctx context.Context, st *Settings, date string
 WHERE status = 'active' AND expires_on = CAST(? AS date) ORDER BY id`, expires).Scan(&ps).Error; err != nil {
 		return 0, fmt.Errorf("cards expiring: %w", err)
 	}
+	b, err := s.batch(ctx, KindCardExpiring)
+	if err != nil {
+		return 0, err
+	}
 	n := 0
 	for _, p := range ps {
-		nt, err := s.Queue(ctx, Draft{PatronID: p.ID, Kind: KindCardExpiring, DedupeKey: date, Channel: p.NoticeChannel, To: p.Email,
+		nt, err := b.queue(ctx, Draft{PatronID: p.ID, Kind: KindCardExpiring, DedupeKey: date, Channel: p.NoticeChannel, To: p.Email,
 			Data: Data{Library: library, Date: date, Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName,
 				CardNumber: p.CardNumber, Name: strings.TrimSpace(p.FirstName + " " + p.LastName), ExpiresOn: expires}}})
 		if err != nil {

@@ -135,18 +135,43 @@ type Draft struct {
 // commits, asks the workers to deliver it. A notice with the same key
 // already queued is left as it is (nil, nil).
 func (s *Service) Queue(ctx context.Context, d Draft) (*Notice, error) {
-	db, err := tenants.DB(ctx)
+	b, err := s.batch(ctx, d.Kind)
 	if err != nil {
 		return nil, err
 	}
+	return b.queue(ctx, d)
+}
+
+// kindBatch is what queueing notices of one kind needs, loaded once: the
+// settings and the library's template (a daily run queues thousands).
+type kindBatch struct {
+	s       *Service
+	enabled bool
+	tpl     *Template
+}
+
+func (s *Service) batch(ctx context.Context, kind string) (*kindBatch, error) {
 	st, err := s.GetSettings(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(st.EnabledKinds, d.Kind) {
+	tpl, err := s.GetTemplate(ctx, kind)
+	if err != nil {
+		return nil, err
+	}
+	return &kindBatch{s: s, enabled: slices.Contains(st.EnabledKinds, kind), tpl: tpl}, nil
+}
+
+func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
+	s := b.s
+	if !b.enabled {
 		return nil, nil // the library switched this kind off
 	}
-	subject, body, err := s.render(ctx, d.Kind, d.Data)
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	subject, body, err := s.renderTemplate(b.tpl, d.Data)
 	if err != nil {
 		return nil, err
 	}

@@ -240,18 +240,14 @@ func (s *Service) ResetTemplate(ctx context.Context, kind string) (*Template, er
 	return s.GetTemplate(ctx, kind)
 }
 
-// render renders a kind for d with the library's template. A library
+// renderTemplate renders d with the library's template t. A library
 // template that fails on real data (it rendered on the sample) falls back to
 // the built-in one, so a notice is never lost to a template mistake.
-func (s *Service) render(ctx context.Context, kind string, d Data) (subject, body string, err error) {
-	t, err := s.GetTemplate(ctx, kind)
-	if err != nil {
-		return "", "", err
-	}
+func (s *Service) renderTemplate(t *Template, d Data) (subject, body string, err error) {
 	subject, body, err = renderWith(*t, d)
 	if err != nil && t.Custom {
-		s.log.Warn("library notice template failed; using the built-in one", "kind", kind, "error", err)
-		subject, body, err = renderWith(builtins[kind], d)
+		s.log.Warn("library notice template failed; using the built-in one", "kind", t.Kind, "error", err)
+		subject, body, err = renderWith(builtins[t.Kind], d)
 	}
 	return subject, body, err
 }
