@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { os.Exit(tenanttest.Main(m)) }
 
 // redisOpt points Asynq at a Redis database of its own, so this package's
 // queues never mix with a developer's `stacks dev` on database 0.
-func redisOpt(t *testing.T) asynq.RedisClientOpt {
+func redisOpt(t testing.TB) asynq.RedisClientOpt {
 	opt, err := asynq.ParseRedisURI(tenanttest.RedisURL())
 	if err != nil {
 		t.Fatal(err)
