@@ -1280,3 +1280,52 @@ func TestAutoRenew(t *testing.T) {
 		t.Fatalf("auto-renewal notice:\n%s", body)
 	}
 }
+
+// Aged to lost: with lost_after_days set, the nightly job bills loans that
+// far overdue as lost; without it, nothing happens.
+func TestAgeToLost(t *testing.T) {
+	env := tenanttest.Get(t)
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "aged")
+	main := d.lib.MainID
+	d.rule(map[string]any{"item_type": "book", "loan_days": 14, "processing_fee": money(500)})
+	p := d.patron(main, nil)
+	old, recent := d.item(main, "book"), d.item(main, "book")
+	want(t, call(t, s, "PATCH", "/api/v1/items/"+old["id"].(string), d.lib.Token, map[string]any{"price": money(2000)}), 200)
+	want(t, d.checkout(d.lib.Token, p, old, main, map[string]any{"at": time.Now().AddDate(0, 0, -60).Format(time.RFC3339)}), 201)
+	want(t, d.checkout(d.lib.Token, p, recent, main, map[string]any{"at": time.Now().AddDate(0, 0, -20).Format(time.RFC3339)}), 201)
+	circ := circulation.NewService(env.Tenants, catalog.NewService(env.Tenants), patrons.NewService(env.Tenants), policy.NewService(env.Tenants))
+	run := func() int {
+		var n int
+		err := env.Pool.Tx(context.Background(), mustUUID(t, d.lib.TenantID), func(ctx context.Context, _ *gorm.DB) error {
+			sys, err := tenants.SystemPrincipal(ctx)
+			if err != nil {
+				return err
+			}
+			n, err = circ.AgeToLost(tenants.WithPrincipal(ctx, sys))
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := run(); n != 0 {
+		t.Fatalf("aged %d loans to lost without the setting", n)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"lost_after_days": 30}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/circulation/settings", d.lib.Token, map[string]any{"lost_after_days": -1}), 422, "invalid_days")
+	if n := run(); n != 1 {
+		t.Fatalf("aged %d loans to lost, want 1", n)
+	}
+	if d.itemStatus(old) != "lost" || d.itemStatus(recent) != "checked_out" {
+		t.Fatal("the wrong loan was aged to lost")
+	}
+	f := call(t, s, "GET", "/api/v1/patrons/"+p["id"].(string)+"/fines", d.lib.Token, nil)
+	if obj(f.Body["balance"])["amount"] != float64(2500) {
+		t.Fatalf("billed: %s", f.Raw)
+	}
+	if n := run(); n != 0 {
+		t.Fatalf("a second run aged %d more", n)
+	}
+}

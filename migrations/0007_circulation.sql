@@ -37,6 +37,9 @@ CREATE TABLE circ_settings (
     max_claims_returned     integer NOT NULL DEFAULT 3 CHECK (max_claims_returned >= 0),
     -- Found after being paid as lost: refund the replacement cost?
     refund_lost_when_found  boolean NOT NULL DEFAULT true,
+    -- Loans this many days overdue are marked lost and billed by the
+    -- nightly job (null: never automatically).
+    lost_after_days         integer CHECK (lost_after_days > 0),
     updated_at              timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id)
 );

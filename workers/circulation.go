@@ -71,7 +71,7 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 	if w.circ == nil {
 		return fmt.Errorf("circulation service not connected: %w", asynq.SkipRetry)
 	}
-	var expired, renewed, anonymised int
+	var expired, renewed, lost, anonymised int
 	err := w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error {
 		sys, err := tenants.SystemPrincipal(ctx)
 		if err != nil {
@@ -84,12 +84,15 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 		if renewed, err = w.circ.AutoRenew(ctx); err != nil {
 			return err
 		}
+		if lost, err = w.circ.AgeToLost(ctx); err != nil {
+			return err
+		}
 		anonymised, err = w.circ.AnonymiseHistory(ctx)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("circulation job for %s: %w", p.TenantID, err)
 	}
-	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_renewed", renewed, "loans_anonymised", anonymised)
+	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_renewed", renewed, "loans_lost", lost, "loans_anonymised", anonymised)
 	return nil
 }

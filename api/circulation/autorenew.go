@@ -89,3 +89,28 @@ ORDER BY l.patron_id, l.due_at`, now, now.Add(24*time.Hour)).Scan(&due).Error; e
 	}
 	return renewed, nil
 }
+
+// AgeToLost marks loans lost_after_days past due as lost and bills them
+// (replacement cost and processing fee, as MarkLost does at the desk). It
+// returns how many loans it marked; without the setting it does nothing.
+func (s *Service) AgeToLost(ctx context.Context) (int, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return 0, err
+	}
+	settings, err := s.GetSettings(ctx)
+	if err != nil || settings.LostAfterDays == nil {
+		return 0, err
+	}
+	var ids []uuid.UUID
+	if err := db.Raw(`SELECT id FROM loans WHERE status = 'active' AND patron_id IS NOT NULL AND due_at < ? ORDER BY due_at`,
+		s.now().AddDate(0, 0, -*settings.LostAfterDays)).Scan(&ids).Error; err != nil {
+		return 0, fmt.Errorf("loans to age to lost: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := s.MarkLost(ctx, id, fmt.Sprintf("(%d days overdue)", *settings.LostAfterDays)); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}

@@ -141,6 +141,7 @@ type Settings struct {
 	HistoryRetentionDays     *int      `json:"history_retention_days"`
 	MaxClaimsReturned        int       `json:"max_claims_returned"`
 	RefundLostWhenFound      bool      `json:"refund_lost_when_found"`
+	LostAfterDays            *int      `json:"lost_after_days"`
 	UpdatedAt                time.Time `json:"updated_at"`
 }
 
@@ -161,6 +162,7 @@ type SettingsInput struct {
 	HistoryRetentionDays     *int    `json:"history_retention_days"` // 0 clears
 	MaxClaimsReturned        *int    `json:"max_claims_returned"`
 	RefundLostWhenFound      *bool   `json:"refund_lost_when_found"`
+	LostAfterDays            *int    `json:"lost_after_days"` // 0 turns it off
 }
 
 // UpdateSettings changes the settings present in in.
@@ -209,6 +211,16 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput) (*Settin
 	}
 	if in.RefundLostWhenFound != nil {
 		set["refund_lost_when_found"] = *in.RefundLostWhenFound
+	}
+	if in.LostAfterDays != nil {
+		switch d := *in.LostAfterDays; {
+		case d < 0 || d > 3650:
+			return nil, errs.Field("lost_after_days", "invalid_days", "lost_after_days is a number of days after the due date, or 0 for never")
+		case d == 0:
+			set["lost_after_days"] = nil
+		default:
+			set["lost_after_days"] = d
+		}
 	}
 	if err := db.Model(&Settings{}).Where("true").Updates(set).Error; err != nil {
 		return nil, fmt.Errorf("update circulation settings: %w", err)
