@@ -21,6 +21,9 @@ CREATE TABLE notices (
     body_text     text NOT NULL,
     details       jsonb NOT NULL DEFAULT '{}',
     attempts      integer NOT NULL DEFAULT 0,
+    -- A delivery in progress holds the notice until then, so two workers
+    -- (a retry overtaking a cut-off send) never send it at once.
+    claimed_until timestamptz,
     error         text NOT NULL DEFAULT '',
     message_id    text NOT NULL DEFAULT '',
     created_at    timestamptz NOT NULL DEFAULT now(),

@@ -40,6 +40,8 @@ func newMailSink(t *testing.T) *devmail.Sink {
 // noticeWorld is a tenant with a patron waiting for a title whose only copy
 // is on the shelf, and the services wired as in `stacks serve` + `worker`.
 type noticeWorld struct {
+	worker  *workers.Worker
+	stopped bool
 	env     *tenanttest.Env
 	tenant  uuid.UUID
 	branch  uuid.UUID
@@ -87,14 +89,24 @@ SELECT app.current_tenant_id(), gen_random_uuid(), p.id, b.id, ?, now() FROM p, 
 	w.nots = notices.NewService(env.Pool, client, mailer, log)
 	cat := catalog.NewService(env.Tenants)
 	w.circ = circulation.NewService(env.Tenants, cat, patrons.NewService(env.Tenants), policy.NewService(env.Tenants)).SetNotices(w.nots)
-	wk := workers.New(ropt, env.Tenants, cat, log, workers.Options{Concurrency: 4,
+	wk := workers.New(ropt, env.Tenants, cat, log, workers.Options{Concurrency: 4, ShutdownTimeout: 20 * time.Millisecond,
 		RetryDelay:    func(int, error, *asynq.Task) time.Duration { return 20 * time.Millisecond },
 		CheckInterval: 50 * time.Millisecond}).SetNotices(w.nots)
 	if err := wk.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(wk.Shutdown)
+	w.worker = wk
+	t.Cleanup(w.stopWorker)
 	return w
+}
+
+// stopWorker shuts the world's worker down (once), cutting off deliveries
+// still running after a few milliseconds.
+func (w *noticeWorld) stopWorker() {
+	if !w.stopped {
+		w.stopped = true
+		w.worker.Shutdown()
+	}
 }
 
 // tx runs fn in the tenant as the system principal.
@@ -345,16 +357,89 @@ func TestNotices_RateLimitedPerLibrary(t *testing.T) {
 	if took := time.Since(start); took < 900*time.Millisecond {
 		t.Fatalf("5 mails at 2 per second took %s: the limit did not hold", took)
 	}
+	allSent(t, w, ids, 1)
+}
+
+// allSent waits until every notice is marked sent (the mail reaches the
+// server a moment before the worker records it) and, when attempts > 0,
+// checks each took that many attempts.
+func allSent(t *testing.T, w *noticeWorld, ids []uuid.UUID, attempts int) {
+	t.Helper()
+	var last []notices.Notice
+	waitFor(t, "every notice marked sent", func() bool {
+		last = last[:0]
+		w.tx(t, func(ctx context.Context) error {
+			for _, id := range ids {
+				n, err := w.nots.Get(ctx, id)
+				if err != nil {
+					return err
+				}
+				last = append(last, *n)
+			}
+			return nil
+		})
+		for _, n := range last {
+			if n.Status != notices.StatusSent {
+				return false
+			}
+		}
+		return true
+	})
+	for _, n := range last {
+		if attempts > 0 && n.Attempts != attempts {
+			t.Errorf("notice %s: sent after %d attempts, want %d", n.ID, n.Attempts, attempts)
+		}
+	}
+}
+
+// A worker stopped in the middle of sending (before the SMTP server took
+// the messages) and a new one started: every notice goes out exactly once.
+func TestNotices_WorkerStoppedMidBatch(t *testing.T) {
+	sink := newMailSink(t)
+	w := newNoticeWorld(t, sink, "first@example.org")
+	sink.Delay = 150 * time.Millisecond
+	const n = 20
+	var ids []uuid.UUID
 	w.tx(t, func(ctx context.Context) error {
-		for _, id := range ids {
-			n, err := w.nots.Get(ctx, id)
+		db, _ := tenants.DB(ctx)
+		for i := 0; i < n; i++ {
+			var p struct{ ID uuid.UUID }
+			if err := db.Raw(`INSERT INTO patrons (tenant_id, id, card_number, last_name, email, home_branch_id, category, expires_on)
+  VALUES (app.current_tenant_id(), gen_random_uuid(), ?, 'Batch', ?, ?, 'adult', '2099-12-31') RETURNING id`,
+				fmt.Sprintf("MB%d", i), fmt.Sprintf("mb%d@example.org", i), w.branch).Scan(&p).Error; err != nil {
+				return err
+			}
+			nt, err := w.nots.Queue(ctx, notices.Draft{PatronID: p.ID, Kind: notices.KindHoldAvailable, DedupeKey: "mb",
+				To: fmt.Sprintf("mb%d@example.org", i), Data: notices.Data{Library: "L", Hold: &notices.HoldData{Title: "T"}}})
 			if err != nil {
 				return err
 			}
-			if n.Status != notices.StatusSent || n.Attempts != 1 {
-				t.Errorf("notice %s: %s after %d attempts", id, n.Status, n.Attempts)
-			}
+			ids = append(ids, nt.ID)
 		}
 		return nil
 	})
+	// The world's worker has started sending; stop it abruptly (its
+	// deliveries in flight are cut off mid-conversation and go back to the
+	// queue), then start another.
+	waitFor(t, "the first mails", func() bool { return len(sink.Mails()) >= 2 })
+	w.stopWorker()
+	ropt := redisOpt(t)
+	wk := workers.New(ropt, w.env.Tenants, catalog.NewService(w.env.Tenants), slog.New(slog.DiscardHandler),
+		workers.Options{Concurrency: 4, CheckInterval: 50 * time.Millisecond}).SetNotices(w.nots)
+	if err := wk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer wk.Shutdown()
+	waitFor(t, "every notice", func() bool { return len(sink.Mails()) >= n })
+	time.Sleep(300 * time.Millisecond) // room for a duplicate to show up
+	per := map[string]int{}
+	for _, m := range sink.Mails() {
+		per[m.To[0]]++
+	}
+	for i := 0; i < n; i++ {
+		if c := per[fmt.Sprintf("mb%d@example.org", i)]; c != 1 {
+			t.Errorf("mb%d got %d mails, want 1", i, c)
+		}
+	}
+	allSent(t, w, ids, 0)
 }

@@ -79,7 +79,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 		// that is not a failed attempt and uses none of its retries.
 		IsFailure: func(err error) bool {
 			var rl *notices.RateLimited
-			return !errors.As(err, &rl)
+			var busy *notices.Busy
+			return !errors.As(err, &rl) && !errors.As(err, &busy)
 		},
 		DelayedTaskCheckInterval: o.CheckInterval,
 		TaskCheckInterval:        o.CheckInterval,
@@ -176,7 +177,8 @@ func (w *Worker) handlePurgeTenantSessions(ctx context.Context, t *asynq.Task) e
 	return nil
 }
 
-// retryDelay waits out a notice's rate limit, and otherwise uses the
+// retryDelay waits out a notice's rate limit or another delivery's claim,
+// and otherwise uses the
 // configured backoff (asynq's exponential one by default).
 func retryDelay(custom asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 	if custom == nil {
@@ -186,6 +188,10 @@ func retryDelay(custom asynq.RetryDelayFunc) asynq.RetryDelayFunc {
 		var rl *notices.RateLimited
 		if errors.As(err, &rl) {
 			return rl.RetryIn
+		}
+		var busy *notices.Busy
+		if errors.As(err, &busy) {
+			return busy.RetryIn
 		}
 		return custom(n, err, t)
 	}

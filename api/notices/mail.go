@@ -3,8 +3,10 @@ package notices
 import (
 	"context"
 	"fmt"
+	"net"
 	netmail "net/mail"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -96,7 +98,12 @@ func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
-	c, err := mail.NewClient(s.host, s.opts...)
+	// The connection closes when the send's ctx ends (go-mail's own dial
+	// context only covers dialing).
+	c, err := mail.NewClient(s.host, append(slices.Clip(s.opts), mail.WithDialContextFunc(
+		func(dctx context.Context, network, addr string) (net.Conn, error) {
+			return dialCancellable(ctx, dctx, network, addr)
+		}))...)
 	if err != nil {
 		return "", fmt.Errorf("smtp client: %w", err)
 	}
@@ -104,4 +111,28 @@ func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
 		return "", err
 	}
 	return msg.GetMessageID(), nil
+}
+
+// dialCancellable dials (within dctx) a connection that closes when ctx
+// ends: a delivery cut off (worker shutdown, task timeout) stops talking to
+// the server at once instead of finishing the message behind the queue's
+// back.
+func dialCancellable(ctx, dctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(dctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return &cancelConn{Conn: c, stop: stop}, nil
+}
+
+type cancelConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *cancelConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }

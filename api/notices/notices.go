@@ -288,56 +288,91 @@ func (s *Service) Resend(ctx context.Context, id uuid.UUID) (*Notice, error) {
 	return s.Get(ctx, id)
 }
 
-// Deliver sends one pending notice and records the outcome. It reads the
-// notice in one transaction, sends outside any transaction, and marks it in
-// a single UPDATE, so a crash before the SMTP server accepted the message
-// leaves it pending (the retry sends it once), and only a crash between
-// acceptance and that UPDATE can send it twice. final says this is the
-// last attempt: a failure then marks the notice failed.
+// Busy is Deliver's answer when another delivery of the notice is in
+// progress (it holds the claim): try again after RetryIn. It is not a
+// failed attempt.
+type Busy struct{ RetryIn time.Duration }
+
+func (e *Busy) Error() string {
+	return fmt.Sprintf("notices: the notice is being sent by another delivery; retry in %s", e.RetryIn.Round(time.Millisecond))
+}
+
+// claimFor bounds a delivery: SMTP gives up after 20 s; a delivery that
+// died without releasing its claim frees the notice after this.
+const claimFor = 2 * time.Minute
+
+// Deliver sends one pending notice and records the outcome. It claims the
+// notice in one statement (so two deliveries never send it at once), sends
+// outside any transaction on a connection that closes when ctx ends, and
+// marks it sent in a single UPDATE. A delivery cut off before the SMTP
+// server accepted the message leaves it pending for the retry, which sends
+// it once; only a crash between acceptance and that UPDATE can send it
+// twice. final says this is the last attempt: a failure then marks the
+// notice failed.
 func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final bool) error {
-	var n *Notice
-	var st *Settings
-	err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, _ *gorm.DB) error {
-		var err error
-		if n, err = s.Get(ctx, id); err != nil {
-			return err
-		}
-		st, err = s.GetSettings(ctx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if n.Status != StatusPending {
-		return nil // sent, failed or undeliverable already: nothing to do
-	}
 	if s.mailer == nil {
 		// Not an attempt: the notice stays pending for a resend once
 		// SMTP_URL is set.
 		return ErrNoMailer
 	}
+	var n *Notice
+	var st *Settings
+	var busy *Busy
+	err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
+		var err error
+		if n, err = s.Get(ctx, id); err != nil || n.Status != StatusPending {
+			return err
+		}
+		var claimed []struct{ ClaimedUntil *time.Time }
+		if err := tx.Raw(`UPDATE notices SET claimed_until = ? WHERE id = ? AND status = 'pending'
+  AND (claimed_until IS NULL OR claimed_until < ?) RETURNING claimed_until`, s.now().Add(claimFor), id, s.now()).
+			Scan(&claimed).Error; err != nil {
+			return fmt.Errorf("claim notice: %w", err)
+		}
+		if len(claimed) == 0 {
+			var until time.Time
+			if err := tx.Raw("SELECT COALESCE(claimed_until, now()) FROM notices WHERE id = ?", id).Row().Scan(&until); err != nil {
+				return fmt.Errorf("notice claim: %w", err)
+			}
+			busy = &Busy{RetryIn: max(until.Sub(s.now()), time.Second)}
+			return nil
+		}
+		st, err = s.GetSettings(ctx)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case n.Status != StatusPending:
+		return nil // sent, failed or undeliverable already: nothing to do
+	case busy != nil:
+		return busy
+	}
 	if s.limit != nil {
 		ok, retryIn, err := s.limit.counter.Allow(ctx, "notices:"+tenantID.String(), s.limit.n, s.limit.window)
-		if err != nil {
-			return fmt.Errorf("notice rate limit: %w", err)
+		if err == nil && !ok {
+			err = &RateLimited{RetryIn: max(retryIn, 10*time.Millisecond)}
 		}
-		if !ok {
-			return &RateLimited{RetryIn: max(retryIn, 10*time.Millisecond)}
+		if err != nil {
+			return errors.Join(err, s.release(ctx, tenantID, id))
 		}
 	}
 	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID,
 		FromName: st.SenderName, ReplyTo: st.ReplyTo})
-	err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
+	// Record the outcome even when ctx has ended: the claim must go.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err = s.pool.Tx(rctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
 		if sendErr == nil {
-			return tx.Exec(`UPDATE notices SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, error = ''
-  WHERE id = ? AND status = 'pending'`, msgID, s.now(), id).Error
+			return tx.Exec(`UPDATE notices SET status = 'sent', message_id = ?, sent_at = ?, attempts = attempts + 1, error = '',
+  claimed_until = NULL WHERE id = ? AND status = 'pending'`, msgID, s.now(), id).Error
 		}
 		status := StatusPending
 		if final {
 			status = StatusFailed
 		}
-		return tx.Exec(`UPDATE notices SET status = ?, attempts = attempts + 1, error = ? WHERE id = ? AND status = 'pending'`,
-			status, sendErr.Error(), id).Error
+		return tx.Exec(`UPDATE notices SET status = ?, attempts = attempts + 1, error = ?, claimed_until = NULL
+  WHERE id = ? AND status = 'pending'`, status, sendErr.Error(), id).Error
 	})
 	if err != nil {
 		return fmt.Errorf("record notice %s: %w", id, err)
@@ -348,4 +383,13 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 		return fmt.Errorf("send notice %s: %w", id, sendErr)
 	}
 	return nil
+}
+
+// release gives up a claim without an attempt (rate limited).
+func (s *Service) release(ctx context.Context, tenantID, id uuid.UUID) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.pool.Tx(rctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Exec("UPDATE notices SET claimed_until = NULL WHERE id = ?", id).Error
+	})
 }

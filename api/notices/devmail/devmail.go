@@ -7,6 +7,7 @@ package devmail
 import (
 	"html/template"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"sync"
@@ -32,6 +33,9 @@ type Sink struct {
 	addr   string
 	// Keep bounds the messages kept; older ones are dropped.
 	Keep int
+	// Delay holds each recipient command this long before answering (tests
+	// that stop a worker in the middle of sending).
+	Delay time.Duration
 }
 
 // Listen starts an SMTP server on addr ("127.0.0.1:0" for any port).
@@ -40,6 +44,9 @@ func Listen(addr string) (*Sink, error) {
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{sink: s}, nil }))
 	s.srv.Domain = "stacks.localhost"
 	s.srv.AllowInsecureAuth = true
+	// Clients that hang up mid-conversation are expected (tests cut
+	// deliveries off); the page is what matters, not the log.
+	s.srv.ErrorLog = log.New(io.Discard, "", 0)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -82,6 +89,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if s.sink.Delay > 0 {
+		time.Sleep(s.sink.Delay)
+	}
 	s.sink.mu.Lock()
 	defer s.sink.mu.Unlock()
 	if s.sink.refuse[to] {
