@@ -115,6 +115,7 @@ type config struct {
 	HTTPAddr, BaseURL, LogLevel           string
 	MetricsToken, ProxyHeader             string
 	SMTPURL, MailFrom                     string
+	AdminToken                            string
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	NoticesPerMinute                      int
@@ -134,6 +135,7 @@ func loadConfig() (config, error) {
 		ProxyHeader:    os.Getenv("PROXY_HEADER"),
 		SMTPURL:        os.Getenv("SMTP_URL"),
 		MailFrom:       os.Getenv("MAIL_FROM"),
+		AdminToken:     os.Getenv("ADMIN_TOKEN"),
 	}
 	var err error
 	ints := []struct {
@@ -297,9 +299,9 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	if serveAPI {
 		srv = api.New(api.Config{
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
-			MetricsToken: cfg.MetricsToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
+			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Queues: svc.redis})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

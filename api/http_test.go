@@ -2,15 +2,22 @@ package api_test
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
 func TestHTTP_ErrorShapes(t *testing.T) {
@@ -150,4 +157,50 @@ func TestHTTP_RateLimitPerIP(t *testing.T) {
 	}
 	// Health checks are never limited: an orchestrator must see the truth.
 	want(t, call(t, s, "GET", "/healthz", "", nil), 200)
+}
+
+// The queue dashboard answers platform operators only.
+func TestAdminQueuesDashboard(t *testing.T) {
+	env := tenanttest.Get(t)
+	ropt, err := asynq.ParseRedisURI(tenanttest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter, svc := env.Isolated(tenants.Options{})
+	s := api.New(api.Config{AdminToken: "operator-secret"}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool,
+		Redis: env.Redis, Counter: counter, Tenants: svc, Catalog: catalog.NewService(svc), Queues: ropt})
+	lib := signup(t, s, "ops", "library")
+	basic := func(pass string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte("ops:"+pass)) }
+	cases := []struct {
+		name, path, auth string
+		status           int
+	}{
+		{"no credentials", "/admin/queues", "", 401},
+		{"wrong token", "/admin/queues", basic("guess"), 401},
+		{"a library owner is not an operator", "/admin/queues", "Bearer " + lib.Token, 401},
+		{"basic auth", "/admin/queues", basic("operator-secret"), 200},
+		{"bearer", "/admin/queues/api/queues", "Bearer operator-secret", 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", c.path, nil)
+			if c.auth != "" {
+				req.Header.Set("Authorization", c.auth)
+			}
+			res, err := s.App.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.StatusCode != c.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, c.status)
+			}
+			if c.status == 401 && res.Header.Get("WWW-Authenticate") == "" {
+				t.Fatal("no WWW-Authenticate challenge")
+			}
+		})
+	}
+	// Without ADMIN_TOKEN there is no dashboard at all.
+	off := newServer(t, api.Config{})
+	r := call(t, off, "GET", "/admin/queues", "Bearer anything", nil)
+	want(t, r, 404, "dashboard_disabled")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
@@ -36,6 +37,7 @@ type Config struct {
 	RequestTimeout     time.Duration // default 30s
 	ProxyHeader        string        // e.g. X-Forwarded-For behind a trusted proxy; empty trusts none
 	MetricsToken       string        // when set, /metrics needs "Authorization: Bearer <token>"
+	AdminToken         string        // platform operators' token for /admin/queues; empty turns the dashboard off
 	HSTS               bool          // send Strict-Transport-Security (BASE_URL is https)
 }
 
@@ -55,6 +57,8 @@ type Deps struct {
 	// Notices is the outbox; built without delivery (no enqueuer, no
 	// mailer) when nil.
 	Notices *notices.Service
+	// Queues is the task queues' Redis, for the operators' dashboard.
+	Queues asynq.RedisConnOpt
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -118,7 +122,8 @@ func New(cfg Config, d Deps) *Server {
 	app.Use(s.bodyGuard)
 	app.Use(s.rateLimit)
 	s.App = app
-	routes := append(s.systemRoutes(), d.Tenants.Routes()...)
+	routes := append(s.systemRoutes(), s.adminRoutes()...)
+	routes = append(routes, d.Tenants.Routes()...)
 	routes = append(routes, d.Catalog.Routes()...)
 	routes = append(routes, d.Patrons.Routes()...)
 	// Circulation before policy: /circulation/rules/explain must win over
