@@ -1148,6 +1148,20 @@ func TestNotices_DailyDigests(t *testing.T) {
 		t.Fatalf("overdue digest: %s", l.Raw)
 	}
 
+	// Owing at least the category's threshold: one reminder a week.
+	want(t, call(t, s, "PATCH", "/api/v1/patron-categories/adult", d.lib.Token, map[string]any{"fine_threshold": money(500)}), 200)
+	want(t, call(t, s, "POST", "/api/v1/patrons/"+a["id"].(string)+"/charges", d.lib.Token, map[string]any{"type": "damage", "amount": money(600), "note": "torn"}), 201)
+	for round, wantN := range []float64{1, 0} {
+		r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "fines"})
+		if r.Body["count"] != wantN {
+			t.Fatalf("fines run %d: %s", round, r.Raw)
+		}
+	}
+	l = call(t, s, "GET", "/api/v1/notices?kind=fines", d.lib.Token, nil)
+	if n := obj(l.Body["items"].([]any)[0]); n["patron_id"] != a["id"] || !strings.Contains(n["body_text"].(string), "You owe the library 6.00 USD") {
+		t.Fatalf("fines notice: %s", l.Raw)
+	}
+
 	// A card that expires in 30 days (the default) gets its reminder.
 	c := d.patron(main, map[string]any{"expires_on": today.AddDate(0, 0, 30).Format(time.DateOnly)})
 	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "card_expiring"})

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -19,13 +20,14 @@ const (
 	KindDueSoon      = "due_soon"
 	KindOverdue      = "overdue"
 	KindCardExpiring = "card_expiring"
+	KindFines        = "fines"
 )
 
 // Kinds are the notice kinds a library can switch on or off.
-var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal, KindCardExpiring}
+var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal, KindCardExpiring, KindFines}
 
 // DailyKinds are the kinds the daily run produces.
-var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring}
+var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring, KindFines}
 
 // Settings are a library's notice settings.
 type Settings struct {
@@ -186,8 +188,11 @@ func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, 
 	if err != nil {
 		return 0, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
 	}
-	if kind == KindCardExpiring {
+	switch kind {
+	case KindCardExpiring:
 		return s.runCardExpiring(ctx, st, date, day, lib.Name)
+	case KindFines:
+		return s.runFines(ctx, day, lib.Name)
 	}
 	type run struct {
 		level  int
@@ -338,6 +343,49 @@ WHERE status = 'active' AND expires_on = CAST(? AS date) ORDER BY id`, expires).
 		nt, err := b.queue(ctx, Draft{PatronID: p.ID, Kind: KindCardExpiring, DedupeKey: date, Channel: p.NoticeChannel, To: p.Email,
 			Data: Data{Library: library, Date: date, Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName,
 				CardNumber: p.CardNumber, Name: strings.TrimSpace(p.FirstName + " " + p.LastName), ExpiresOn: expires}}})
+		if err != nil {
+			return n, err
+		}
+		if nt != nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// runFines tells patrons who owe at least their category's fine threshold
+// (and so are blocked), at most once a week while they do: the dedupe key
+// is the ISO week.
+func (s *Service) runFines(ctx context.Context, day time.Time, library string) (int, error) {
+	db, _ := tenants.DB(ctx)
+	y, w := day.ISOWeek()
+	week := fmt.Sprintf("%d-W%02d", y, w)
+	var ps []struct {
+		ID                                                    uuid.UUID
+		FirstName, LastName, CardNumber, Email, NoticeChannel string
+		Balance, Threshold                                    int64
+		Currency                                              string
+	}
+	if err := db.Raw(`SELECT p.id, p.first_name, p.last_name, p.card_number, p.email, p.notice_channel, b.balance,
+  c.fine_threshold AS threshold, (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency
+FROM patrons p JOIN patron_categories c ON c.code = p.category
+JOIN LATERAL (SELECT COALESCE(sum(CASE WHEN kind IN ('charge', 'refund') THEN amount ELSE -amount END), 0) AS balance
+  FROM fee_entries f WHERE f.patron_id = p.id) b ON true
+WHERE p.status = 'active' AND c.fine_threshold IS NOT NULL AND b.balance > 0 AND b.balance >= c.fine_threshold
+ORDER BY p.id`).Scan(&ps).Error; err != nil {
+		return 0, fmt.Errorf("patrons over the fine threshold: %w", err)
+	}
+	b, err := s.batch(ctx, KindFines)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range ps {
+		nt, err := b.queue(ctx, Draft{PatronID: p.ID, Kind: KindFines, DedupeKey: week, Channel: p.NoticeChannel, To: p.Email,
+			Data: Data{Library: library, Date: day.Format(time.DateOnly), Balance: patrons.FormatMoney(p.Balance, p.Currency),
+				Threshold: patrons.FormatMoney(p.Threshold, p.Currency), Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName,
+					CardNumber: p.CardNumber, Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}},
+			Details: map[string]any{"balance": p.Balance, "week": week}})
 		if err != nil {
 			return n, err
 		}

@@ -23,6 +23,7 @@ import (
 //	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
 //	.Level              overdue level (1, 2, 3); 0 otherwise
 //	.Date               the library's local date of the notice
+//	.Balance .Threshold fines: what the patron owes and the limit, e.g. "12.50 USD"
 type Data struct {
 	Library string
 	Patron  PatronData
@@ -30,6 +31,8 @@ type Data struct {
 	Hold    *HoldData
 	Level   int
 	Date    string
+	// fines: what the patron owes and the limit that blocks borrowing.
+	Balance, Threshold string
 }
 
 // PatronData is the patron in a notice.
@@ -93,6 +96,13 @@ Renew online or at any branch, or bring them back by their due date.
 
 {{.Library}}
 `},
+	KindFines: {Subject: `{{.Library}}: you owe {{.Balance}}`, BodyText: `Dear {{.Patron.Name}},
+
+You owe the library {{.Balance}}, which is at or over the limit of {{.Threshold}}: you cannot borrow until you pay
+part of it. You can pay at any branch.
+
+{{.Library}}
+`},
 	KindCardExpiring: {Subject: `{{.Library}}: your library card expires on {{.Patron.ExpiresOn}}`, BodyText: `Dear {{.Patron.Name}},
 
 Your library card {{.Patron.CardNumber}} expires on {{.Patron.ExpiresOn}}. Renew it at any branch to keep borrowing.
@@ -121,9 +131,10 @@ Please return them as soon as you can{{if ge .Level 2}}; fines may apply{{end}}.
 
 // sample is the data templates are checked with when saved.
 var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Level: 2,
-	Patron: PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001", ExpiresOn: "2026-12-27"},
-	Items:  []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true, Note: "renewed"}},
-	Hold:   &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"}}
+	Patron:  PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001", ExpiresOn: "2026-12-27"},
+	Items:   []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true, Note: "renewed"}},
+	Hold:    &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"},
+	Balance: "12.50 USD", Threshold: "10.00 USD"}
 
 // parse compiles a subject and text; errors name the part.
 func parse(t Template) (*template.Template, *template.Template, error) {
@@ -302,7 +313,8 @@ FROM patrons WHERE id = ?`, in.PatronID).Scan(&p)
 	}
 	d := Data{Library: p.Library, Date: s.now().In(loc).Format(time.DateOnly), Level: 1,
 		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber, ExpiresOn: p.ExpiresOn,
-			Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}, Hold: sample.Hold}
+			Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}, Hold: sample.Hold,
+		Balance: sample.Balance, Threshold: sample.Threshold}
 	var loans []struct {
 		Title, Barcode string
 		DueAt          time.Time
