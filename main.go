@@ -118,7 +118,7 @@ type config struct {
 	AdminToken                            string
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
-	NoticesPerMinute                      int
+	NoticesPerMinute, NoticeConcurrency   int
 	SessionTTL                            time.Duration
 	ImportMaxBytes                        int64
 }
@@ -148,6 +148,7 @@ func loadConfig() (config, error) {
 		{"DB_MAX_CONNS", 20, &c.DBMaxConns},
 		{"WORKER_CONCURRENCY", 10, &c.WorkerConcurrency},
 		{"NOTICES_PER_MINUTE", 120, &c.NoticesPerMinute},
+		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -287,7 +288,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
 	var w *workers.Worker
 	if runWorker {
-		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency}).
+		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
+			NoticeConcurrency: cfg.NoticeConcurrency}).
 			SetCirculation(circ).SetNotices(nots)
 		if err := w.Start(); err != nil {
 			return err

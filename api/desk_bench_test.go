@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -22,8 +23,15 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/notices/devmail"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
+	"github.com/stacks-ils/stacks/workers"
 )
 
 // BenchmarkDesk is the circulation desk load run: a library with 100k
@@ -70,6 +78,7 @@ func BenchmarkDesk(b *testing.B) {
 }
 
 type deskBench struct {
+	tenant  uuid.UUID
 	base    string
 	token   string
 	branch  string
@@ -135,7 +144,8 @@ func buildDesk(b *testing.B) *deskBench {
 	// record, every patron an adult at the branch.
 	env := tenanttest.Get(b)
 	start := time.Now()
-	err = env.Pool.Tx(context.Background(), mustUUID(b, signup.Tenant.ID), func(ctx context.Context, tx *gorm.DB) error {
+	f.tenant = mustUUID(b, signup.Tenant.ID)
+	err = env.Pool.Tx(context.Background(), f.tenant, func(ctx context.Context, tx *gorm.DB) error {
 		stmts := []string{
 			`INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
 SELECT app.current_tenant_id(), gen_random_uuid(), '{}'::jsonb, 'Desk title ' || g, 'desk title ' || lpad(g::text, 8, '0'), 'book', 'desk' || g
@@ -329,4 +339,80 @@ func pgbenchTPS(b *testing.B, clients int, dur time.Duration) (float64, error) {
 	}
 	b.Logf("pgbench TPC-B, scale %d, %d clients, %s:\n%s", clients, clients, dur, out)
 	return strconv.ParseFloat(string(m[1]), 64)
+}
+
+// BenchmarkDeskDuringNotices: the desk's checkout latency (1 client) alone,
+// then while the worker sends the morning's overdue notices for the same
+// library: 90k more loans, 20k of them overdue across 8k patrons, rendered
+// and handed to an in-process SMTP server. Goal: checkout p99 no more than
+// doubled.
+func BenchmarkDeskDuringNotices(b *testing.B) {
+	f := deskFixture(b)
+	env := tenanttest.Get(b)
+	nLoans, nOverdue := envInt("STACKS_BENCH_NOTICE_LOANS", 90000), envInt("STACKS_BENCH_OVERDUE", 20000)
+	chicago, _ := time.LoadLocation("America/Chicago")
+	now := time.Now().In(chicago)
+	yesterday := time.Date(now.Year(), now.Month(), now.Day()-1, 23, 59, 59, 0, chicago)
+	err := env.Pool.Tx(context.Background(), f.tenant, func(ctx context.Context, tx *gorm.DB) error {
+		// Loans on items and patrons the desk clients do not use (slots
+		// take the first 64 patrons and 1,280 items); those patrons get
+		// email addresses.
+		if err := tx.Exec(`UPDATE patrons SET email = lower(card_number) || '@example.org' WHERE card_number >= 'C0001000'`).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`WITH i AS (SELECT id, bib_id, branch_id, row_number() OVER (ORDER BY barcode) AS n FROM items
+    WHERE barcode >= 'D0010000' ORDER BY barcode LIMIT @loans),
+  p AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS k FROM patrons WHERE card_number >= 'C0001000' ORDER BY card_number LIMIT 8000),
+  l AS (INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, checked_out_at, due_at, renewals_allowed)
+    SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', i.bib_id, i.branch_id, now() - interval '20 days',
+      CASE WHEN i.n <= @overdue THEN CAST(@yesterday AS timestamptz) ELSE now() + interval '10 days' END, 3
+    FROM i JOIN p ON p.k = i.n % 8000 RETURNING item_id)
+UPDATE items SET status = 'checked_out' WHERE id IN (SELECT item_id FROM l)`,
+			map[string]any{"loans": nLoans, "overdue": nOverdue, "yesterday": yesterday}).Error
+	})
+	if err != nil {
+		b.Fatalf("generate loans: %v", err)
+	}
+	sink, err := devmail.Listen("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink.Keep = 1 << 20
+	defer sink.Close()
+	ropt, err := asynq.ParseRedisURI(tenanttest.RedisURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ro := ropt.(asynq.RedisClientOpt)
+	ro.DB = 10 // apart from the workers package's tests (9) and development (0)
+	client := workers.NewClient(ro)
+	defer client.Close()
+	log := slog.New(slog.DiscardHandler)
+	mailer, _ := notices.NewSMTP("smtp://"+sink.Addr(), "library@stacks.test")
+	nots := notices.NewService(env.Pool, client, mailer, log)
+	wk := workers.New(ro, env.Tenants, catalog.NewService(env.Tenants), log, workers.Options{Concurrency: 10,
+		CheckInterval: 100 * time.Millisecond}).SetNotices(nots)
+	if err := wk.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer wk.Shutdown()
+	p99 := func(lat map[string][]time.Duration) float64 {
+		d := lat["checkout"]
+		slices.Sort(d)
+		return float64(d[int(0.99*float64(len(d)-1))].Microseconds()) / 1000
+	}
+	alone, _, _ := f.run(b, 1, 8*time.Second)
+	t0 := time.Now()
+	if err := client.EnqueueDaily(context.Background(), f.tenant, notices.KindOverdue, now.Format(time.DateOnly)); err != nil {
+		b.Fatal(err)
+	}
+	during, _, _ := f.run(b, 1, 10*time.Second)
+	for len(sink.Mails()) < 8000 && time.Since(t0) < 5*time.Minute {
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.ReportMetric(p99(alone), "checkout-p99-ms-alone")
+	b.ReportMetric(p99(during), "checkout-p99-ms-during")
+	b.ReportMetric(float64(len(sink.Mails())), "notices-sent")
+	b.ReportMetric(time.Since(t0).Seconds(), "s-until-sent")
+	b.ReportMetric(0, "ns/op")
 }

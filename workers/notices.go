@@ -72,6 +72,12 @@ func (w *Worker) handleNoticeSend(ctx context.Context, t *asynq.Task) error {
 	if w.notices == nil {
 		return errors.New("notices outbox not connected")
 	}
+	select {
+	case w.sending <- struct{}{}:
+		defer func() { <-w.sending }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	maxRetry, _ := asynq.GetMaxRetry(ctx)
 	err := w.notices.Deliver(ctx, p.TenantID, p.NoticeID, retried >= maxRetry)
