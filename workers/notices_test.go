@@ -246,9 +246,10 @@ func TestDailyNotices_EachLibraryAtItsOwnHour(t *testing.T) {
 		tz    string
 		due   string // local due date of its overdue loan
 		email string
+		title string
 	}
-	libs := []*lib{{tz: "America/Los_Angeles", due: "2026-11-26", email: "la@example.org"},
-		{tz: "Pacific/Auckland", due: "2026-11-27", email: "akl@example.org"}}
+	libs := []*lib{{tz: "America/Los_Angeles", due: "2026-11-26", email: "la@example.org", title: "Middlemarch"},
+		{tz: "Pacific/Auckland", due: "2026-11-27", email: "akl@example.org", title: "The Bone People"}}
 	for _, l := range libs {
 		l.id = env.Signup(t, "tz").Tenant.ID
 		err := env.Pool.Tx(context.Background(), l.id, func(ctx context.Context, tx *gorm.DB) error {
@@ -257,14 +258,14 @@ func TestDailyNotices_EachLibraryAtItsOwnHour(t *testing.T) {
 			return tx.Exec(`WITH tz AS (UPDATE tenants SET timezone = ? WHERE id = app.current_tenant_id()),
   br AS (SELECT id FROM branches WHERE kind = 'branch' LIMIT 1),
   b AS (INSERT INTO bibs (tenant_id, id, marc, title, title_sort, format, match_key)
-    VALUES (app.current_tenant_id(), gen_random_uuid(), '{}', 'Middlemarch', 'middlemarch', 'book', 'mm') RETURNING id),
+    VALUES (app.current_tenant_id(), gen_random_uuid(), '{}', ?, 'title', 'book', 'mm') RETURNING id),
   i AS (INSERT INTO items (tenant_id, id, bib_id, barcode, branch_id, status)
     SELECT app.current_tenant_id(), gen_random_uuid(), b.id, 'MM1', br.id, 'checked_out' FROM b, br RETURNING id, bib_id),
   p AS (INSERT INTO patrons (tenant_id, id, card_number, first_name, last_name, email, home_branch_id, category, expires_on)
     SELECT app.current_tenant_id(), gen_random_uuid(), 'T1', 'Mary', 'Evans', ?, br.id, 'adult', '2099-12-31' FROM br RETURNING id)
 INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, checked_out_at, due_at, renewals_allowed)
 SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', i.bib_id, br.id, ?, ?, 0 FROM i, p, br`,
-				l.tz, l.email, d.AddDate(0, 0, -21), d.Add(24*time.Hour-time.Second)).Error
+				l.tz, l.title, l.email, d.AddDate(0, 0, -21), d.Add(24*time.Hour-time.Second)).Error
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -322,8 +323,15 @@ SELECT app.current_tenant_id(), gen_random_uuid(), i.id, p.id, 'adult', 'book', 
 	if got := len(sink.Mails()); got != 2 {
 		t.Fatalf("%d mails after three fan-outs, want 2", got)
 	}
-	if m := sink.Mails()[0]; !strings.Contains(m.Data, "Middlemarch (MM1), due") || !strings.Contains(m.Data, "overdue") {
-		t.Fatalf("overdue mail:\n%s", m.Data)
+	// Each library's mail names its own title and nothing of the other's.
+	for _, m := range sink.Mails() {
+		own, other := libs[0], libs[1]
+		if m.To[0] == other.email {
+			own, other = other, own
+		}
+		if !strings.Contains(m.Data, own.title+" (MM1), due") || !strings.Contains(m.Data, "overdue") || strings.Contains(m.Data, other.title) {
+			t.Fatalf("overdue mail to %s:\n%s", m.To[0], m.Data)
+		}
 	}
 }
 
