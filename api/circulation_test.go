@@ -1343,3 +1343,36 @@ func TestAgeToLost(t *testing.T) {
 		t.Fatalf("a second run aged %d more", n)
 	}
 }
+
+// A patron may turn off reminders, but not the notices the library relies
+// on.
+func TestNoticePreferences(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "pref")
+	main := d.lib.MainID
+	p := d.patron(main, nil)
+	chicago, _ := time.LoadLocation("America/Chicago")
+	want(t, d.checkout(d.lib.Token, p, d.item(main, "book"), main, map[string]any{"at": time.Now().In(chicago).AddDate(0, 0, -18).Format(time.RFC3339)}), 201)
+	path := "/api/v1/patrons/" + p["id"].(string) + "/notice-preferences"
+	r := call(t, s, "GET", path, d.lib.Token, nil)
+	want(t, r, 200)
+	if len(r.Body["opt_out"].([]any)) != 0 {
+		t.Fatalf("a new patron opted out of something: %s", r.Raw)
+	}
+	want(t, call(t, s, "PUT", path, d.lib.Token, map[string]any{"opt_out": []string{"overdue"}}), 422, "kind_required")
+	r = call(t, s, "PUT", path, d.lib.Token, map[string]any{"opt_out": []string{"due_soon"}})
+	want(t, r, 200)
+	if fmt.Sprint(r.Body["opt_out"]) != "[due_soon]" {
+		t.Fatalf("preferences: %s", r.Raw)
+	}
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "due_soon"})
+	if r.Body["count"] != float64(0) {
+		t.Fatalf("a reminder went to a patron who turned it off: %s", r.Raw)
+	}
+	want(t, call(t, s, "PUT", path, d.lib.Token, map[string]any{"opt_out": []string{}}), 200)
+	r = call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "due_soon"})
+	if r.Body["count"] != float64(1) {
+		t.Fatalf("the reminder after opting back in: %s", r.Raw)
+	}
+	want(t, call(t, s, "GET", "/api/v1/patrons/0190e0d5-9a2b-7c3d-8e4f-5a6b7c8d9e0f/notice-preferences", d.lib.Token, nil), 404, "patron_not_found")
+}

@@ -158,6 +158,9 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 	btype := func(*fixture) string { return "btype" }
 	notice := func(f *fixture) string { return f.NoticeID }
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/patrons/:id/notice-preferences", URL: id("/api/v1/patrons/:id/notice-preferences", patron), Status: 404},
+		{Method: "PUT", Path: "/api/v1/patrons/:id/notice-preferences", URL: id("/api/v1/patrons/:id/notice-preferences", patron),
+			Body: func(*fixture) any { return map[string]any{"opt_out": []string{"due_soon"}} }, Status: 404},
 		{Method: "GET", Path: "/api/v1/notices/templates"},
 		{Method: "GET", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/hold_available" }},
 		// Kinds are the same for every library; A's text is A's own.
@@ -333,6 +336,7 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
 		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID, "/api/v1/notices/templates",
+		"/api/v1/patrons/" + f.PatronID + "/notice-preferences",
 		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"} {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)

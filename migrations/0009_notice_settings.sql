@@ -42,3 +42,20 @@ ALTER TABLE notice_templates FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON notice_templates
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
 GRANT SELECT, INSERT, UPDATE, DELETE ON notice_templates TO stacks_app;
+
+-- Kinds a patron chose not to receive (only the kinds notices.OptionalKinds
+-- lists; notices about holds ready, overdue items and fines always go).
+CREATE TABLE notice_opt_outs (
+    tenant_id   uuid NOT NULL REFERENCES tenants (id),
+    patron_id   uuid NOT NULL,
+    kind        text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, patron_id, kind),
+    FOREIGN KEY (tenant_id, patron_id) REFERENCES patrons (tenant_id, id)
+);
+
+ALTER TABLE notice_opt_outs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE notice_opt_outs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON notice_opt_outs
+    USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
+GRANT SELECT, INSERT, DELETE ON notice_opt_outs TO stacks_app;

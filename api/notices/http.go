@@ -34,6 +34,8 @@ func (s *Service) Routes() []httpx.Route {
 				return s.ResetTemplate(ctx, kind)
 			})},
 		{Method: "POST", Path: "/api/v1/notices/templates/:kind/preview", Perm: read, Summary: "Render a kind for a real patron without sending it", Handler: httpx.KeyAction("kind", fiber.StatusOK, httpx.BodyRequired, s.PreviewTemplate)},
+		{Method: "GET", Path: "/api/v1/patrons/:id/notice-preferences", Perm: read, Summary: "A patron's notice opt-outs", Handler: httpx.IDGet("patron", s.GetPreferences)},
+		{Method: "PUT", Path: "/api/v1/patrons/:id/notice-preferences", Perm: string(tenants.PermPatronsWrite), Summary: "Set the notice kinds a patron does not want", Handler: httpx.IDAction("patron", fiber.StatusOK, httpx.BodyRequired, s.SetPreferences)},
 		{Method: "GET", Path: "/api/v1/notices", Perm: read, Summary: "Notices sent, pending, failed or undeliverable (by patron, kind, status)", Handler: s.handleList},
 		{Method: "GET", Path: "/api/v1/notices/:id", Perm: read, Summary: "Get a notice with its text", Handler: httpx.IDGet("notice", s.Get)},
 		{Method: "POST", Path: "/api/v1/notices/:id/resend", Perm: write, Summary: "Send a sent or failed notice again", Handler: httpx.IDAction("notice", fiber.StatusAccepted, httpx.BodyOptional, s.resend)},

@@ -171,6 +171,15 @@ func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
 	if err != nil {
 		return nil, err
 	}
+	if slices.Contains(OptionalKinds, d.Kind) {
+		var out []string
+		if err := db.Raw("SELECT kind FROM notice_opt_outs WHERE patron_id = ? AND kind = ?", d.PatronID, d.Kind).Scan(&out).Error; err != nil {
+			return nil, fmt.Errorf("notice preferences: %w", err)
+		}
+		if len(out) > 0 {
+			return nil, nil // the patron turned this kind off
+		}
+	}
 	subject, body, err := s.renderTemplate(b.tpl, d.Data)
 	if err != nil {
 		return nil, err
