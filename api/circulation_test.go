@@ -1105,6 +1105,17 @@ func TestNotices_QueuedWhenAHoldIsTrapped(t *testing.T) {
 		!strings.Contains(n["subject"].(string), "Circulation title") {
 		t.Fatalf("notice: %s", r.Raw)
 	}
+	// The day before the pickup deadline: a last-day reminder, once.
+	hs := call(t, s, "GET", "/api/v1/patrons/"+p["id"].(string)+"/holds", d.lib.Token, nil)
+	exp, _ := time.Parse(time.RFC3339, obj(hs.Body["items"].([]any)[0])["shelf_expires_at"].(string))
+	chicago, _ := time.LoadLocation("America/Chicago")
+	eve := exp.In(chicago).AddDate(0, 0, -1).Format(time.DateOnly)
+	for round, wantN := range []float64{1, 0} {
+		r := call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "hold_expiring", "date": eve})
+		if r.Body["count"] != wantN {
+			t.Fatalf("hold-expiring run %d: %s", round, r.Raw)
+		}
+	}
 	want(t, call(t, s, "GET", "/api/v1/notices?status=lost", d.lib.Token, nil), 400, "bad_query")
 	want(t, call(t, s, "POST", "/api/v1/notices/"+n["id"].(string)+"/resend", d.lib.Token, nil), 202)
 }
@@ -1375,4 +1386,44 @@ func TestNoticePreferences(t *testing.T) {
 		t.Fatalf("the reminder after opting back in: %s", r.Raw)
 	}
 	want(t, call(t, s, "GET", "/api/v1/patrons/0190e0d5-9a2b-7c3d-8e4f-5a6b7c8d9e0f/notice-preferences", d.lib.Token, nil), 404, "patron_not_found")
+}
+
+// A copy whose hold was not picked up goes straight to the next hold that
+// picks up at the same branch, with a new deadline and a notice.
+func TestExpiredShelfHoldGoesToNextHold(t *testing.T) {
+	env := tenanttest.Get(t)
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "next")
+	main := d.lib.MainID
+	it := d.item(main, "book")
+	first, second := d.patron(main, nil), d.patron(main, nil)
+	h1 := call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": first["id"], "bib_id": it["bib_id"], "pickup_branch_id": main})
+	want(t, h1, 201)
+	want(t, d.checkin(d.lib.Token, it, main, nil), 200) // waiting for the first
+	h2 := call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": second["id"], "bib_id": it["bib_id"], "pickup_branch_id": main})
+	want(t, h2, 201)
+	circ := circulation.NewService(env.Tenants, catalog.NewService(env.Tenants), patrons.NewService(env.Tenants), policy.NewService(env.Tenants)).
+		SetClock(func() time.Time { return time.Now().AddDate(0, 0, 10) }).SetNotices(notices.NewService(env.Pool, nil, nil, nil))
+	err := env.Pool.Tx(context.Background(), mustUUID(t, d.lib.TenantID), func(ctx context.Context, _ *gorm.DB) error {
+		sys, err := tenants.SystemPrincipal(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = circ.ExpireHolds(tenants.WithPrincipal(ctx, sys))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := call(t, s, "GET", "/api/v1/holds/"+h2.Body["id"].(string), d.lib.Token, nil)
+	if r.Body["status"] != "waiting" || r.Body["trapped_item_id"] != it["id"] {
+		t.Fatalf("the next hold: %s", r.Raw)
+	}
+	n := call(t, s, "GET", "/api/v1/notices?kind=hold_available&patron_id="+second["id"].(string), d.lib.Token, nil)
+	if len(n.Body["items"].([]any)) != 1 {
+		t.Fatalf("the next patron was not told: %s", n.Raw)
+	}
+	if d.itemStatus(it) != "on_hold_shelf" {
+		t.Fatal("the copy should stay on the hold shelf")
+	}
 }

@@ -525,6 +525,21 @@ func (s *Service) ExpireHolds(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := s.now()
+	// Copies whose pickup deadline passed: locked first (the desk's lock
+	// order is item, then holds), to be offered to the next hold below.
+	var shelved []uuid.UUID
+	if err := db.Raw(`SELECT trapped_item_id FROM holds WHERE status = 'waiting' AND shelf_expires_at < ?
+  AND trapped_item_id IS NOT NULL ORDER BY trapped_item_id`, now).Scan(&shelved).Error; err != nil {
+		return 0, fmt.Errorf("expiring holds: %w", err)
+	}
+	items := map[uuid.UUID]*catalog.Item{}
+	for _, id := range shelved {
+		it, err := s.catalog.LockItem(ctx, "", id)
+		if err != nil {
+			return 0, err
+		}
+		items[id] = it
+	}
 	var expired []Hold
 	err = db.Raw(`UPDATE holds h SET status = 'expired', closed_at = @now,
   cancel_reason = CASE WHEN h.status = 'waiting' THEN 'not picked up in time' ELSE 'no longer needed' END
@@ -536,18 +551,44 @@ RETURNING h.*`, map[string]any{"now": now}).Scan(&expired).Error
 	if err != nil {
 		return 0, fmt.Errorf("expire holds: %w", err)
 	}
-	// A copy left on the hold shelf is free to lend at once; the next
-	// checkin scan routes it to the next hold or back to its shelf.
 	for _, h := range expired {
 		if err := s.audit(ctx, auditEntry{Action: "hold_expire", PatronID: &h.PatronID, HoldID: &h.ID, ItemID: h.TrappedItemID,
 			Details: map[string]any{"reason": h.CancelReason}}); err != nil {
 			return 0, err
+		}
+		// The copy on the shelf goes to the next hold that picks up at the
+		// same branch (it stays where it is, with a new deadline and a
+		// notice); otherwise it waits for the next checkin scan, which
+		// routes it to another branch's hold or home.
+		it := items[ptrOr(h.TrappedItemID)]
+		if it == nil {
+			continue
+		}
+		b, err := s.tenants.GetBranch(ctx, h.PickupBranchID)
+		if err != nil {
+			return 0, err
+		}
+		next, err := s.nextHold(ctx, it, now.In(location(b.EffectiveTimezone)).Format(time.DateOnly))
+		if err != nil {
+			return 0, err
+		}
+		if next != nil && next.PickupBranchID == h.PickupBranchID {
+			if err := s.trapOnShelf(ctx, next, it, now); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if err := s.notifyHoldsExpired(ctx, expired); err != nil {
 		return 0, err
 	}
 	return len(expired), nil
+}
+
+func ptrOr(id *uuid.UUID) uuid.UUID {
+	if id == nil {
+		return uuid.Nil
+	}
+	return *id
 }
 
 // notifyHoldsExpired queues a notice per expired hold, in the expiry's

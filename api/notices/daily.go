@@ -21,13 +21,15 @@ const (
 	KindOverdue      = "overdue"
 	KindCardExpiring = "card_expiring"
 	KindFines        = "fines"
+	KindHoldExpiring = "hold_expiring"
 )
 
 // Kinds are the notice kinds a library can switch on or off.
-var Kinds = []string{KindHoldAvailable, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal, KindCardExpiring, KindFines}
+var Kinds = []string{KindHoldAvailable, KindHoldExpiring, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal,
+	KindCardExpiring, KindFines}
 
 // DailyKinds are the kinds the daily run produces.
-var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring, KindFines}
+var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring, KindFines, KindHoldExpiring}
 
 // Settings are a library's notice settings.
 type Settings struct {
@@ -193,6 +195,8 @@ func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, 
 		return s.runCardExpiring(ctx, st, date, day, lib.Name)
 	case KindFines:
 		return s.runFines(ctx, day, lib.Name)
+	case KindHoldExpiring:
+		return s.runHoldExpiring(ctx, day, loc, lib.Name)
 	}
 	type run struct {
 		level  int
@@ -386,6 +390,45 @@ ORDER BY p.id`).Scan(&ps).Error; err != nil {
 				Threshold: patrons.FormatMoney(p.Threshold, p.Currency), Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName,
 					CardNumber: p.CardNumber, Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}},
 			Details: map[string]any{"balance": p.Balance, "week": week}})
+		if err != nil {
+			return n, err
+		}
+		if nt != nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// runHoldExpiring reminds patrons whose hold waits on the shelf for the
+// last day: its pickup deadline falls on the day after date.
+func (s *Service) runHoldExpiring(ctx context.Context, day time.Time, loc *time.Location, library string) (int, error) {
+	db, _ := tenants.DB(ctx)
+	y, m, d := day.Date()
+	lo, hi := time.Date(y, m, d+1, 0, 0, 0, 0, loc), time.Date(y, m, d+2, 0, 0, 0, 0, loc)
+	var hs []struct {
+		HoldID, PatronID                                      uuid.UUID
+		FirstName, LastName, CardNumber, Email, NoticeChannel string
+		Title, Branch                                         string
+		ShelfExpiresAt                                        time.Time
+	}
+	if err := db.Raw(`SELECT h.id AS hold_id, p.id AS patron_id, p.first_name, p.last_name, p.card_number, p.email, p.notice_channel,
+  b.title, br.name AS branch, h.shelf_expires_at
+FROM holds h JOIN patrons p ON p.id = h.patron_id JOIN bibs b ON b.id = h.bib_id JOIN branches br ON br.id = h.pickup_branch_id
+WHERE h.status = 'waiting' AND h.shelf_expires_at >= ? AND h.shelf_expires_at < ? ORDER BY h.id`, lo, hi).Scan(&hs).Error; err != nil {
+		return 0, fmt.Errorf("holds expiring: %w", err)
+	}
+	b, err := s.batch(ctx, KindHoldExpiring)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, h := range hs {
+		nt, err := b.queue(ctx, Draft{PatronID: h.PatronID, Kind: KindHoldExpiring, DedupeKey: h.HoldID.String(),
+			Channel: h.NoticeChannel, To: h.Email, Details: map[string]any{"hold_id": h.HoldID},
+			Data: Data{Library: library, Date: day.Format(time.DateOnly), Patron: PatronData{FirstName: h.FirstName,
+				LastName: h.LastName, CardNumber: h.CardNumber, Name: strings.TrimSpace(h.FirstName + " " + h.LastName)},
+				Hold: &HoldData{Title: h.Title, Branch: h.Branch, PickupBy: h.ShelfExpiresAt.In(loc).Format("Monday 2 January 2006")}}})
 		if err != nil {
 			return n, err
 		}

@@ -15,7 +15,7 @@ import (
 // OptionalKinds are the kinds a patron may turn off. Notices that a hold
 // is ready, that items are overdue or that fines block borrowing always go:
 // the library relies on them (and in many places must send them).
-var OptionalKinds = []string{KindDueSoon, KindCardExpiring, KindAutoRenewal, KindHoldExpired}
+var OptionalKinds = []string{KindDueSoon, KindCardExpiring, KindAutoRenewal, KindHoldExpired, KindHoldExpiring}
 
 // Preferences are a patron's notice choices.
 type Preferences struct {

@@ -76,6 +76,13 @@ Questions? Call {{.Hold.BranchPhone}}.
 {{end}}
 {{.Library}}
 `},
+	KindHoldExpiring: {Subject: `{{.Library}}: last day to pick up {{.Hold.Title}}`, BodyText: `Dear {{.Patron.Name}},
+
+{{.Hold.Title}} is still waiting for you at {{.Hold.Branch}}. Tomorrow, {{.Hold.PickupBy}}, is the last day to pick it up;
+after that it goes to the next reader.
+
+{{.Library}}
+`},
 	KindHoldExpired: {Subject: `{{.Library}}: your hold on {{.Hold.Title}} has ended`, BodyText: `Dear {{.Patron.Name}},
 
 Your hold on
