@@ -119,6 +119,7 @@ type config struct {
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	NoticesPerMinute, NoticeConcurrency   int
+	MaintenanceHour                       int
 	SessionTTL                            time.Duration
 	ImportMaxBytes                        int64
 }
@@ -149,6 +150,7 @@ func loadConfig() (config, error) {
 		{"WORKER_CONCURRENCY", 10, &c.WorkerConcurrency},
 		{"NOTICES_PER_MINUTE", 120, &c.NoticesPerMinute},
 		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
+		{"MAINTENANCE_HOUR", 2, &c.MaintenanceHour},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -289,7 +291,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
-			NoticeConcurrency: cfg.NoticeConcurrency}).
+			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
 			SetCirculation(circ).SetNotices(nots)
 		if err := w.Start(); err != nil {
 			return err

@@ -22,7 +22,8 @@ import (
 const (
 	TypeCirculationDaily       = "circulation:daily"        // fan-out over tenants
 	TypeCirculationDailyTenant = "circulation:daily:tenant" // one tenant
-	// MaintenanceHour is the local hour from which the nightly job runs.
+	// MaintenanceHour is the default local hour from which the nightly job
+	// runs (Options.MaintenanceHour, MAINTENANCE_HOUR).
 	MaintenanceHour = 2
 )
 
@@ -48,7 +49,7 @@ func (w *Worker) handleCirculationDaily(ctx context.Context, _ *asynq.Task) erro
 			loc = time.UTC
 		}
 		local := now.In(loc)
-		if local.Hour() < MaintenanceHour {
+		if local.Hour() < w.opt.MaintenanceHour {
 			continue
 		}
 		day := local.Format(time.DateOnly)

@@ -44,6 +44,9 @@ type Options struct {
 	// process (default 2): a morning's notices then take seconds longer but
 	// leave the desk its speed (checkout p99 doubled at most, measured).
 	NoticeConcurrency int
+	// MaintenanceHour is the local hour (in each library's time zone) from
+	// which the nightly circulation job runs; default 02:00.
+	MaintenanceHour int
 }
 
 // Worker is the Asynq server plus scheduler.
@@ -75,6 +78,9 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	}
 	if o.NoticeConcurrency <= 0 {
 		o.NoticeConcurrency = 2
+	}
+	if o.MaintenanceHour <= 0 || o.MaintenanceHour > 23 {
+		o.MaintenanceHour = MaintenanceHour
 	}
 	w := &Worker{log: log, pool: svc.Pool(), tenants: svc, catalog: cat, opt: o, client: asynq.NewClient(redisOpt), mux: asynq.NewServeMux(),
 		sending: make(chan struct{}, o.NoticeConcurrency)}
