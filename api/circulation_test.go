@@ -1228,8 +1228,11 @@ func TestNoticeTemplates(t *testing.T) {
 	}
 	want(t, call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
 		"subject": "Ready: {{.Hold.Title", "body_text": "x"}), 422, "invalid_template")
+	want(t, call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
+		"subject": "x", "body_text": "x", "body_html": "<p>{{.Hold.Title</p>"}), 422, "invalid_template")
 	r = call(t, s, "PUT", "/api/v1/notices/templates/hold_available", d.lib.Token, map[string]any{
-		"subject": "Ready for you: {{.Hold.Title}}", "body_text": "Hello {{.Patron.FirstName}}, pick up {{.Hold.Title}} at {{.Hold.Branch}} by {{.Hold.PickupBy}}."})
+		"subject": "Ready for you: {{.Hold.Title}}", "body_text": "Hello {{.Patron.FirstName}}, pick up {{.Hold.Title}} at {{.Hold.Branch}} by {{.Hold.PickupBy}}.",
+		"body_html": "<p>Hello {{.Patron.FirstName}}, <b>{{.Hold.Title}}</b> is ready.</p>"})
 	want(t, r, 200)
 	if r.Body["custom"] != true {
 		t.Fatalf("saved template: %s", r.Raw)
@@ -1245,6 +1248,9 @@ func TestNoticeTemplates(t *testing.T) {
 	n := call(t, s, "GET", "/api/v1/notices?patron_id="+p["id"].(string), d.lib.Token, nil)
 	if items := n.Body["items"].([]any); len(items) != 1 || !strings.HasPrefix(obj(items[0])["subject"].(string), "Ready for you: Circulation title") {
 		t.Fatalf("notice with the library's text: %s", n.Raw)
+	}
+	if h := obj(n.Body["items"].([]any)[0])["body_html"].(string); !strings.Contains(h, "<b>Circulation title") {
+		t.Fatalf("notice HTML: %s", h)
 	}
 	r = call(t, s, "DELETE", "/api/v1/notices/templates/hold_available", d.lib.Token, nil)
 	want(t, r, 200)

@@ -19,6 +19,7 @@ CREATE TABLE notices (
     to_address    text NOT NULL DEFAULT '',
     subject       text NOT NULL,
     body_text     text NOT NULL,
+    body_html     text NOT NULL DEFAULT '',
     details       jsonb NOT NULL DEFAULT '{}',
     attempts      integer NOT NULL DEFAULT 0,
     -- A delivery in progress holds the notice until then, so two workers

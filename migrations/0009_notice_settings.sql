@@ -33,6 +33,7 @@ CREATE TABLE notice_templates (
     kind        text NOT NULL,
     subject     text NOT NULL,
     body_text   text NOT NULL,
+    body_html   text NOT NULL DEFAULT '', -- html/template; empty: the text, as simple HTML
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, kind)
 );

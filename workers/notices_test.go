@@ -168,7 +168,8 @@ func TestHoldAvailableNotice_SentOnce(t *testing.T) {
 	}
 	m := mails[0]
 	if len(m.To) != 1 || m.To[0] != "virginia@example.org" || !strings.Contains(m.Data, "The Waves is waiting for you") ||
-		!strings.Contains(m.Data, "Pick it up at") || !strings.Contains(m.Data, "Dear Virginia Woolf") {
+		!strings.Contains(m.Data, "Pick it up at") || !strings.Contains(m.Data, "Dear Virginia Woolf") ||
+		!strings.Contains(m.Data, "text/html") || !strings.Contains(m.Data, "multipart/alternative") {
 		t.Fatalf("mail: to %v\n%s", m.To, m.Data)
 	}
 	n := w.notice(t)

@@ -22,6 +22,7 @@ type Message struct {
 	To       string
 	Subject  string
 	Text     string
+	HTML     string // optional alternative
 }
 
 // Mailer sends email and returns the message id.
@@ -98,6 +99,9 @@ func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
 	msg.SetDate()
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
 	// The connection closes when the send's ctx ends (go-mail's own dial
 	// context only covers dialing).
 	c, err := mail.NewClient(s.host, append(slices.Clip(s.opts), mail.WithDialContextFunc(

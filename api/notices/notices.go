@@ -57,6 +57,7 @@ type Notice struct {
 	To        string          `json:"to" gorm:"column:to_address"`
 	Subject   string          `json:"subject"`
 	BodyText  string          `json:"body_text"`
+	BodyHTML  string          `json:"body_html"`
 	Details   json.RawMessage `json:"details" gorm:"type:jsonb"`
 	Attempts  int             `json:"attempts"`
 	Error     string          `json:"error"`
@@ -180,7 +181,7 @@ func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
 			return nil, nil // the patron turned this kind off
 		}
 	}
-	subject, body, err := s.renderTemplate(b.tpl, d.Data)
+	r, err := s.renderTemplate(b.tpl, d.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +192,7 @@ func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
 	}
 	n := &Notice{TenantID: tenant, ID: tenants.NewID(), PatronID: d.PatronID, Kind: d.Kind, Level: d.Level,
 		DedupeKey: d.DedupeKey, Status: StatusPending, Channel: d.Channel, To: strings.TrimSpace(d.To),
-		Subject: subject, BodyText: body, Details: details, CreatedAt: s.now()}
+		Subject: r.Subject, BodyText: r.Text, BodyHTML: r.HTML, Details: details, CreatedAt: s.now()}
 	if n.Channel == "" {
 		n.Channel = "email"
 	}
@@ -202,10 +203,10 @@ func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
 		n.Error = "no email address, or the patron asked for " + n.Channel
 	}
 	res := db.Exec(`INSERT INTO notices (tenant_id, id, patron_id, kind, level, dedupe_key, status, channel, to_address,
-  subject, body_text, details, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+  subject, body_text, body_html, details, error, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 ON CONFLICT (tenant_id, patron_id, kind, level, dedupe_key) DO NOTHING`,
 		n.TenantID, n.ID, n.PatronID, n.Kind, n.Level, n.DedupeKey, n.Status, n.Channel, n.To, n.Subject, n.BodyText,
-		string(details), n.Error, n.CreatedAt)
+		n.BodyHTML, string(details), n.Error, n.CreatedAt)
 	if res.Error != nil {
 		return nil, fmt.Errorf("queue notice: %w", res.Error)
 	}
@@ -366,7 +367,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 			return errors.Join(err, s.release(ctx, tenantID, id))
 		}
 	}
-	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, TenantID: tenantID,
+	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, HTML: n.BodyHTML, TenantID: tenantID,
 		FromName: st.SenderName, ReplyTo: st.ReplyTo})
 	// Record the outcome even when ctx has ended: the claim must go.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
+	htmltemplate "html/template"
 	"strings"
 	"text/template"
 	"time"
@@ -53,14 +55,19 @@ type HoldData struct {
 	Title, Branch, BranchPhone, PickupBy, Reason string
 }
 
-// Template is a kind's subject and text, built in or the library's own.
+// Template is a kind's subject, text and HTML, built in or the library's
+// own. An empty BodyHTML sends the text as simple HTML.
 type Template struct {
 	Kind      string     `json:"kind"`
 	Subject   string     `json:"subject"`
 	BodyText  string     `json:"body_text"`
+	BodyHTML  string     `json:"body_html"`
 	Custom    bool       `json:"custom"` // the library's own (false: the built-in text)
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
+
+// rendered is a notice's subject, text and HTML.
+type rendered struct{ Subject, Text, HTML string }
 
 // builtins are the texts every library starts with (English).
 var builtins = map[string]Template{
@@ -143,33 +150,56 @@ var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Lev
 	Hold:    &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"},
 	Balance: "12.50 USD", Threshold: "10.00 USD"}
 
-// parse compiles a subject and text; errors name the part.
-func parse(t Template) (*template.Template, *template.Template, error) {
+// renderWith renders a template with d: subject and text with
+// text/template, the HTML with html/template (which escapes the data), or,
+// without an HTML template, the text as paragraphs.
+func renderWith(t Template, d Data) (rendered, error) {
+	var out rendered
 	subj, err := template.New("subject").Option("missingkey=error").Parse(t.Subject)
 	if err != nil {
-		return nil, nil, fmt.Errorf("subject: %w", err)
+		return out, fmt.Errorf("subject: %w", err)
 	}
 	body, err := template.New("body_text").Option("missingkey=error").Parse(t.BodyText)
 	if err != nil {
-		return nil, nil, fmt.Errorf("body_text: %w", err)
+		return out, fmt.Errorf("body_text: %w", err)
 	}
-	return subj, body, nil
+	var sb, bb, hb bytes.Buffer
+	if err := subj.Execute(&sb, d); err != nil {
+		return out, fmt.Errorf("subject: %w", err)
+	}
+	if err := body.Execute(&bb, d); err != nil {
+		return out, fmt.Errorf("body_text: %w", err)
+	}
+	out.Subject, out.Text = strings.Join(strings.Fields(sb.String()), " "), bb.String()
+	if strings.TrimSpace(t.BodyHTML) == "" {
+		out.HTML = textToHTML(out.Text)
+		return out, nil
+	}
+	h, err := htmltemplate.New("body_html").Option("missingkey=error").Parse(t.BodyHTML)
+	if err != nil {
+		return out, fmt.Errorf("body_html: %w", err)
+	}
+	if err := h.Execute(&hb, d); err != nil {
+		return out, fmt.Errorf("body_html: %w", err)
+	}
+	out.HTML = hb.String()
+	return out, nil
 }
 
-// renderWith renders a template with d.
-func renderWith(t Template, d Data) (subject, body string, err error) {
-	st, bt, err := parse(t)
-	if err != nil {
-		return "", "", err
+// textToHTML writes a plain-text notice as a minimal HTML document:
+// paragraphs, line breaks, everything escaped.
+func textToHTML(text string) string {
+	var b strings.Builder
+	b.WriteString("<!doctype html><html><body style=\"font-family:sans-serif\">")
+	for _, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		lines := strings.Split(para, "\n")
+		for i := range lines {
+			lines[i] = html.EscapeString(strings.TrimRight(lines[i], " "))
+		}
+		b.WriteString("<p>" + strings.Join(lines, "<br>") + "</p>")
 	}
-	var s, b bytes.Buffer
-	if err := st.Execute(&s, d); err != nil {
-		return "", "", fmt.Errorf("subject: %w", err)
-	}
-	if err := bt.Execute(&b, d); err != nil {
-		return "", "", fmt.Errorf("body_text: %w", err)
-	}
-	return strings.Join(strings.Fields(s.String()), " "), b.String(), nil
+	b.WriteString("</body></html>")
+	return b.String()
 }
 
 // GetTemplate returns the template a kind renders with in this library.
@@ -183,16 +213,17 @@ func (s *Service) GetTemplate(ctx context.Context, kind string) (*Template, erro
 		return nil, err
 	}
 	var rows []struct {
-		Subject, BodyText string
-		UpdatedAt         time.Time
+		Subject, BodyText, BodyHTML string
+		UpdatedAt                   time.Time
 	}
-	if err := db.Raw("SELECT subject, body_text, updated_at FROM notice_templates WHERE kind = ?", kind).Scan(&rows).Error; err != nil {
+	if err := db.Raw("SELECT subject, body_text, body_html, updated_at FROM notice_templates WHERE kind = ?", kind).Scan(&rows).Error; err != nil {
 		return nil, fmt.Errorf("notice template: %w", err)
 	}
 	t := b
 	t.Kind = kind
 	if len(rows) == 1 {
-		t.Subject, t.BodyText, t.Custom, t.UpdatedAt = rows[0].Subject, rows[0].BodyText, true, &rows[0].UpdatedAt
+		r := rows[0]
+		t.Subject, t.BodyText, t.BodyHTML, t.Custom, t.UpdatedAt = r.Subject, r.BodyText, r.BodyHTML, true, &r.UpdatedAt
 	}
 	return &t, nil
 }
@@ -214,6 +245,7 @@ func (s *Service) ListTemplates(ctx context.Context) ([]Template, error) {
 type TemplateInput struct {
 	Subject  string `json:"subject"`
 	BodyText string `json:"body_text"`
+	BodyHTML string `json:"body_html"` // optional; empty sends the text as simple HTML
 }
 
 // SaveTemplate sets the library's own template for a kind, after checking
@@ -226,7 +258,7 @@ func (s *Service) SaveTemplate(ctx context.Context, kind string, in TemplateInpu
 	if strings.TrimSpace(in.Subject) == "" || strings.TrimSpace(in.BodyText) == "" {
 		return nil, errs.Field("subject", "required", "send both subject and body_text")
 	}
-	if _, _, err := renderWith(Template{Subject: in.Subject, BodyText: in.BodyText}, sample); err != nil {
+	if _, err := renderWith(Template{Subject: in.Subject, BodyText: in.BodyText, BodyHTML: in.BodyHTML}, sample); err != nil {
 		return nil, errs.E(errs.Invalid, "invalid_template", "the template does not render: "+err.Error()).
 			WithDetails(map[string]any{"fields": "see GET /api/v1/notices/templates for what a template can use"})
 	}
@@ -235,9 +267,10 @@ func (s *Service) SaveTemplate(ctx context.Context, kind string, in TemplateInpu
 		return nil, err
 	}
 	tenant, _ := tenants.CurrentTenant(ctx)
-	if err := db.Exec(`INSERT INTO notice_templates (tenant_id, kind, subject, body_text, updated_at) VALUES (?,?,?,?,?)
-ON CONFLICT (tenant_id, kind) DO UPDATE SET subject = EXCLUDED.subject, body_text = EXCLUDED.body_text, updated_at = EXCLUDED.updated_at`,
-		tenant, kind, in.Subject, in.BodyText, s.now()).Error; err != nil {
+	if err := db.Exec(`INSERT INTO notice_templates (tenant_id, kind, subject, body_text, body_html, updated_at) VALUES (?,?,?,?,?,?)
+ON CONFLICT (tenant_id, kind) DO UPDATE SET subject = EXCLUDED.subject, body_text = EXCLUDED.body_text,
+  body_html = EXCLUDED.body_html, updated_at = EXCLUDED.updated_at`,
+		tenant, kind, in.Subject, in.BodyText, in.BodyHTML, s.now()).Error; err != nil {
 		return nil, fmt.Errorf("save notice template: %w", err)
 	}
 	return s.GetTemplate(ctx, kind)
@@ -261,13 +294,13 @@ func (s *Service) ResetTemplate(ctx context.Context, kind string) (*Template, er
 // renderTemplate renders d with the library's template t. A library
 // template that fails on real data (it rendered on the sample) falls back to
 // the built-in one, so a notice is never lost to a template mistake.
-func (s *Service) renderTemplate(t *Template, d Data) (subject, body string, err error) {
-	subject, body, err = renderWith(*t, d)
+func (s *Service) renderTemplate(t *Template, d Data) (rendered, error) {
+	out, err := renderWith(*t, d)
 	if err != nil && t.Custom {
 		s.log.Warn("library notice template failed; using the built-in one", "kind", t.Kind, "error", err)
-		subject, body, err = renderWith(builtins[t.Kind], d)
+		out, err = renderWith(builtins[t.Kind], d)
 	}
-	return subject, body, err
+	return out, err
 }
 
 // PreviewInput is the body of POST /notices/templates/{kind}/preview: a
@@ -276,6 +309,7 @@ type PreviewInput struct {
 	PatronID uuid.UUID `json:"patron_id"`
 	Subject  string    `json:"subject"`
 	BodyText string    `json:"body_text"`
+	BodyHTML string    `json:"body_html"`
 }
 
 // Preview is a rendered notice that was not sent.
@@ -284,6 +318,7 @@ type Preview struct {
 	To       string `json:"to"`
 	Subject  string `json:"subject"`
 	BodyText string `json:"body_text"`
+	BodyHTML string `json:"body_html"`
 }
 
 // PreviewTemplate renders a kind for a real patron without queueing it:
@@ -295,7 +330,7 @@ func (s *Service) PreviewTemplate(ctx context.Context, kind string, in PreviewIn
 		return nil, err
 	}
 	if in.Subject != "" || in.BodyText != "" {
-		t.Subject, t.BodyText = in.Subject, in.BodyText
+		t.Subject, t.BodyText, t.BodyHTML = in.Subject, in.BodyText, in.BodyHTML
 	}
 	db, err := tenants.DB(ctx)
 	if err != nil {
@@ -356,9 +391,9 @@ JOIN branches br ON br.id = h.pickup_branch_id WHERE h.patron_id = ? ORDER BY h.
 		}
 		d.Hold = &h
 	}
-	subject, body, err := renderWith(*t, d)
+	out, err := renderWith(*t, d)
 	if err != nil {
 		return nil, errs.E(errs.Invalid, "invalid_template", "the template does not render: "+err.Error())
 	}
-	return &Preview{Kind: kind, To: p.Email, Subject: subject, BodyText: body}, nil
+	return &Preview{Kind: kind, To: p.Email, Subject: out.Subject, BodyText: out.Text, BodyHTML: out.HTML}, nil
 }
