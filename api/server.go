@@ -73,6 +73,7 @@ func (d Deps) withModules() Deps {
 	if d.Notices == nil {
 		d.Notices = notices.NewService(d.Pool, nil, nil, d.Log)
 	}
+	d.Patrons.SetNotifier(d.Notices)
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}

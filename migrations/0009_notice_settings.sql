@@ -5,7 +5,7 @@
 -- +goose Up
 CREATE TABLE notice_settings (
     tenant_id        uuid NOT NULL REFERENCES tenants (id),
-    enabled_kinds    text[] NOT NULL DEFAULT '{hold_available,hold_expiring,hold_expired,due_soon,overdue,auto_renewal,card_expiring,fines}',
+    enabled_kinds    text[] NOT NULL DEFAULT '{hold_available,hold_expiring,hold_expired,due_soon,overdue,auto_renewal,card_expiring,fines,verification}',
     due_soon_days    integer NOT NULL DEFAULT 3 CHECK (due_soon_days BETWEEN 1 AND 30),
     -- Days after the due date of overdue levels 1, 2, 3 (0: level off).
     overdue1_days    integer NOT NULL DEFAULT 1 CHECK (overdue1_days BETWEEN 0 AND 365),

@@ -34,6 +34,7 @@ const (
 	KindHoldAvailable = "hold_available"
 	KindHoldExpired   = "hold_expired"
 	KindAutoRenewal   = "auto_renewal"
+	KindVerification  = "verification"
 )
 
 // Statuses.

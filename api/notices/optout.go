@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -64,4 +65,22 @@ func (s *Service) SetPreferences(ctx context.Context, patronID uuid.UUID, in Pre
 		}
 	}
 	return s.GetPreferences(ctx, patronID)
+}
+
+// QueueVerification queues the email-verification notice of a
+// self-registered patron (it implements patrons.Notifier). The code is in
+// the stored text, as in the mail; it works once.
+func (s *Service) QueueVerification(ctx context.Context, v patrons.Verification) error {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return err
+	}
+	var lib string
+	if err := db.Raw("SELECT name FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
+		return fmt.Errorf("library name: %w", err)
+	}
+	_, err = s.Queue(ctx, Draft{PatronID: v.PatronID, Kind: KindVerification, DedupeKey: v.Code[:16], To: v.Email,
+		Data: Data{Library: lib, Code: v.Code, Patron: PatronData{FirstName: v.FirstName, LastName: v.LastName,
+			CardNumber: v.CardNumber, Name: strings.TrimSpace(v.FirstName + " " + v.LastName)}}})
+	return err
 }

@@ -26,6 +26,7 @@ import (
 //	.Level              overdue level (1, 2, 3); 0 otherwise
 //	.Date               the library's local date of the notice
 //	.Balance .Threshold fines: what the patron owes and the limit, e.g. "12.50 USD"
+//	.Code               verification: the code that confirms the address
 type Data struct {
 	Library string
 	Patron  PatronData
@@ -35,6 +36,8 @@ type Data struct {
 	Date    string
 	// fines: what the patron owes and the limit that blocks borrowing.
 	Balance, Threshold string
+	// verification: the code that confirms a self-registered patron's address.
+	Code string
 }
 
 // PatronData is the patron in a notice.
@@ -110,6 +113,18 @@ Renew online or at any branch, or bring them back by their due date.
 
 {{.Library}}
 `},
+	KindVerification: {Subject: `{{.Library}}: confirm your email address`, BodyText: `Dear {{.Patron.Name}},
+
+Thank you for registering with {{.Library}}. Your card number is {{.Patron.CardNumber}}.
+
+To confirm this email address, enter this code where you registered:
+
+  {{.Code}}
+
+If you did not register, ignore this message.
+
+{{.Library}}
+`},
 	KindFines: {Subject: `{{.Library}}: you owe {{.Balance}}`, BodyText: `Dear {{.Patron.Name}},
 
 You owe the library {{.Balance}}, which is at or over the limit of {{.Threshold}}: you cannot borrow until you pay
@@ -148,7 +163,7 @@ var sample = Data{Library: "Springfield Public Library", Date: "2026-11-27", Lev
 	Patron:  PatronData{FirstName: "Ada", LastName: "Byron", Name: "Ada Byron", CardNumber: "21000001", ExpiresOn: "2026-12-27"},
 	Items:   []ItemData{{Title: "Middlemarch", Barcode: "39000000001", Due: "Fri 27 Nov 2026", CanRenew: true, Note: "renewed"}},
 	Hold:    &HoldData{Title: "Middlemarch", Branch: "Main branch", BranchPhone: "555-0100", PickupBy: "Friday 4 December 2026", Reason: "not picked up in time"},
-	Balance: "12.50 USD", Threshold: "10.00 USD"}
+	Balance: "12.50 USD", Threshold: "10.00 USD", Code: "example-code"}
 
 // renderWith renders a template with d: subject and text with
 // text/template, the HTML with html/template (which escapes the data), or,

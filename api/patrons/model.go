@@ -157,6 +157,7 @@ type Service struct {
 	pool     *tenants.Pool
 	standing Standing
 	merger   Merger
+	notifier Notifier
 	now      func() time.Time
 }
 

@@ -154,10 +154,17 @@ func (s *Service) register(ctx context.Context, in RegisterInput, st selfRegSett
 	}
 	reg := &Registration{PatronID: p.ID, Status: p.Status, CardNumber: p.CardNumber, Verification: SelfRegStaffApproval}
 	if st.SelfRegistration == SelfRegEmailVerification {
-		// The notices module will email this token as a link; until it
-		// exists only its hash is stored and staff can approve instead.
-		if _, err := s.IssueVerification(ctx, p.ID); err != nil {
+		// Only the token's hash is kept on the patron; the code goes to the
+		// address in a verification notice (outbox, same transaction).
+		token, err := s.IssueVerification(ctx, p.ID)
+		if err != nil {
 			return nil, err
+		}
+		if s.notifier != nil {
+			if err := s.notifier.QueueVerification(ctx, Verification{PatronID: p.ID, Email: p.Email,
+				FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber, Code: token}); err != nil {
+				return nil, err
+			}
 		}
 		reg.Verification = "email"
 	}
@@ -226,11 +233,28 @@ func hashVerifyToken(token string) []byte {
 	return h[:]
 }
 
+// Verification is what a verification notice says.
+type Verification struct {
+	PatronID                               uuid.UUID
+	Email, FirstName, LastName, CardNumber string
+	Code                                   string // the token POST /opac/verify-email takes
+}
+
+// Notifier sends the verification notice; implemented by notices.
+type Notifier interface {
+	QueueVerification(ctx context.Context, v Verification) error
+}
+
+// SetNotifier connects the notices module.
+func (s *Service) SetNotifier(n Notifier) *Service {
+	s.notifier = n
+	return s
+}
+
 // IssueVerification creates a new email-verification token for a patron in
 // the tenant transaction of ctx and returns it; only its SHA-256 is stored,
-// and a new token replaces the previous one. The registration handler calls
-// it; the notices module is to email the token as a link (until then
-// nothing sends it, and staff approval activates the record instead).
+// and a new token replaces the previous one. Registration mails it in a
+// verification notice.
 func (s *Service) IssueVerification(ctx context.Context, patronID uuid.UUID) (string, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
