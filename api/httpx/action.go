@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -58,7 +59,8 @@ func IDGet[Out any](what string, fn func(ctx context.Context, id uuid.UUID) (Out
 // path (":code", ":kind").
 func KeyAction[In, Out any](param string, status int, body Body, fn func(ctx context.Context, key string, in In) (Out, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		key := c.Params(param)
+		key := strings.Clone(c.Params(param)) // Fiber reuses the request's memory
+
 		return Action(status, body, func(ctx context.Context, in In) (Out, error) { return fn(ctx, key, in) })(c)
 	}
 }

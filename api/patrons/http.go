@@ -1,6 +1,7 @@
 package patrons
 
 import (
+	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,21 +17,23 @@ func (s *Service) Routes() []httpx.Route {
 	return []httpx.Route{
 		{Method: "GET", Path: "/api/v1/patron-categories", Perm: read, Summary: "List patron categories", Handler: s.handleListCategories},
 		{Method: "POST", Path: "/api/v1/patron-categories", Perm: write, Summary: "Create a patron category", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.CreateCategory)},
-		{Method: "GET", Path: "/api/v1/patron-categories/:code", Perm: read, Summary: "Get a patron category", Handler: s.handleGetCategory},
-		{Method: "PATCH", Path: "/api/v1/patron-categories/:code", Perm: write, Summary: "Change a patron category (a new code cascades)", Handler: s.handleUpdateCategory},
+		{Method: "GET", Path: "/api/v1/patron-categories/:code", Perm: read, Summary: "Get a patron category", Handler: httpx.KeyAction("code", fiber.StatusOK, httpx.BodyOptional, func(ctx context.Context, code string, _ struct{}) (*Category, error) {
+			return s.CategoryView(ctx, code)
+		})},
+		{Method: "PATCH", Path: "/api/v1/patron-categories/:code", Perm: write, Summary: "Change a patron category (a new code cascades)", Handler: httpx.KeyAction("code", fiber.StatusOK, httpx.BodyRequired, s.UpdateCategory)},
 		{Method: "DELETE", Path: "/api/v1/patron-categories/:code", Perm: write, Summary: "Delete a patron category nothing uses", Handler: s.handleDeleteCategory},
 
 		{Method: "GET", Path: "/api/v1/patrons", Perm: read, Summary: "Find patrons (card number, email or name prefix; category, branch, status)", Handler: s.handleList},
-		{Method: "POST", Path: "/api/v1/patrons", Perm: write, Summary: "Register a patron", Handler: s.handleCreate},
-		{Method: "GET", Path: "/api/v1/patrons/:id", Perm: read, Summary: "Get a patron with current blocks and standing", Handler: s.handleGet},
-		{Method: "PATCH", Path: "/api/v1/patrons/:id", Perm: write, Summary: "Change a patron (status inactive retires the record)", Handler: s.handleUpdate},
+		{Method: "POST", Path: "/api/v1/patrons", Perm: write, Summary: "Register a patron", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.createView)},
+		{Method: "GET", Path: "/api/v1/patrons/:id", Perm: read, Summary: "Get a patron with current blocks and standing", Handler: httpx.IDGet("patron", s.View)},
+		{Method: "PATCH", Path: "/api/v1/patrons/:id", Perm: write, Summary: "Change a patron (status inactive retires the record)", Handler: httpx.IDAction("patron", fiber.StatusOK, httpx.BodyRequired, s.updateView)},
 		{Method: "POST", Path: "/api/v1/patrons/:id/blocks", Perm: write, Summary: "Block a patron", Handler: httpx.IDAction("patron", fiber.StatusCreated, httpx.BodyRequired, s.AddBlock)},
 		{Method: "DELETE", Path: "/api/v1/patrons/:id/blocks/:block_id", Perm: write, Summary: "Lift a manual block (kept as history)", Handler: s.handleLiftBlock},
-		{Method: "POST", Path: "/api/v1/patrons/:id/merge", Perm: write, Summary: "Merge a duplicate patron record into this one", Handler: s.handleMerge},
-		{Method: "POST", Path: "/api/v1/patrons/:id/approve", Perm: write, Summary: "Approve a pending self-registration", Handler: s.handleApprove},
+		{Method: "POST", Path: "/api/v1/patrons/:id/merge", Perm: write, Summary: "Merge a duplicate patron record into this one", Handler: httpx.IDAction("patron", fiber.StatusOK, httpx.BodyRequired, s.mergeView)},
+		{Method: "POST", Path: "/api/v1/patrons/:id/approve", Perm: write, Summary: "Approve a pending self-registration", Handler: httpx.IDAction("patron", fiber.StatusOK, httpx.BodyOptional, s.approveView)},
 
-		{Method: "POST", Path: "/api/v1/opac/register", Public: true, Summary: "Self-register as a patron (OPAC)", Handler: s.handleRegister},
-		{Method: "POST", Path: "/api/v1/opac/verify-email", Public: true, Summary: "Verify a self-registered patron's email address (OPAC)", Handler: s.handleVerifyEmail},
+		{Method: "POST", Path: "/api/v1/opac/register", Public: true, Summary: "Self-register as a patron (OPAC)", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.Register)},
+		{Method: "POST", Path: "/api/v1/opac/verify-email", Public: true, Summary: "Verify a self-registered patron's email address (OPAC)", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.VerifyEmail)},
 	}
 }
 
@@ -43,26 +46,6 @@ func (s *Service) handleListCategories(c *fiber.Ctx) error {
 		rows = []Category{}
 	}
 	return c.JSON(httpx.List[Category]{Items: rows})
-}
-
-func (s *Service) handleGetCategory(c *fiber.Ctx) error {
-	cat, err := s.CategoryView(c.UserContext(), strings.Clone(c.Params("code")))
-	if err != nil {
-		return err
-	}
-	return c.JSON(cat)
-}
-
-func (s *Service) handleUpdateCategory(c *fiber.Ctx) error {
-	var in CategoryInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	cat, err := s.UpdateCategory(c.UserContext(), strings.Clone(c.Params("code")), in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(cat)
 }
 
 func (s *Service) handleDeleteCategory(c *fiber.Ctx) error {
@@ -92,54 +75,6 @@ func (s *Service) handleList(c *fiber.Ctx) error {
 	return c.JSON(httpx.NewList(rows, page, func(p Patron) uuid.UUID { return p.ID }))
 }
 
-func (s *Service) handleCreate(c *fiber.Ctx) error {
-	var in PatronInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	p, err := s.Create(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	v, err := s.view(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(v)
-}
-
-func (s *Service) handleGet(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	v, err := s.View(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
-}
-
-func (s *Service) handleUpdate(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in PatronInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	p, err := s.Update(c.UserContext(), id, in)
-	if err != nil {
-		return err
-	}
-	v, err := s.view(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
-}
-
 func (s *Service) handleLiftBlock(c *fiber.Ctx) error {
 	id, err := httpx.ParamUUID(c, "id", "patron")
 	if err != nil {
@@ -155,62 +90,29 @@ func (s *Service) handleLiftBlock(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-func (s *Service) handleMerge(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	var in MergeInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	p, err := s.Merge(c.UserContext(), id, in.FromPatronID)
-	if err != nil {
-		return err
-	}
-	v, err := s.view(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
+// The write routes answer with the patron's view (blocks and standing).
+func (s *Service) createView(ctx context.Context, in PatronInput) (*PatronView, error) {
+	return s.viewOr(ctx)(s.Create(ctx, in))
 }
 
-func (s *Service) handleApprove(c *fiber.Ctx) error {
-	id, err := httpx.ParamUUID(c, "id", "patron")
-	if err != nil {
-		return err
-	}
-	p, err := s.Approve(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	v, err := s.view(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
+func (s *Service) updateView(ctx context.Context, id uuid.UUID, in PatronInput) (*PatronView, error) {
+	return s.viewOr(ctx)(s.Update(ctx, id, in))
 }
 
-func (s *Service) handleRegister(c *fiber.Ctx) error {
-	var in RegisterInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	reg, err := s.Register(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(fiber.StatusCreated).JSON(reg)
+func (s *Service) mergeView(ctx context.Context, id uuid.UUID, in MergeInput) (*PatronView, error) {
+	return s.viewOr(ctx)(s.Merge(ctx, id, in.FromPatronID))
 }
 
-func (s *Service) handleVerifyEmail(c *fiber.Ctx) error {
-	var in VerifyInput
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
+func (s *Service) approveView(ctx context.Context, id uuid.UUID, _ struct{}) (*PatronView, error) {
+	return s.viewOr(ctx)(s.Approve(ctx, id))
+}
+
+// viewOr passes an error on, or views the patron.
+func (s *Service) viewOr(ctx context.Context) func(*Patron, error) (*PatronView, error) {
+	return func(p *Patron, err error) (*PatronView, error) {
+		if err != nil {
+			return nil, err
+		}
+		return s.view(ctx, p)
 	}
-	v, err := s.VerifyEmail(c.UserContext(), in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
 }
