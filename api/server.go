@@ -27,6 +27,7 @@ import (
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -59,6 +60,8 @@ type Deps struct {
 	Notices *notices.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
+	// Serials is built from Tenants and Catalog when nil.
+	Serials *serials.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -76,6 +79,9 @@ func (d Deps) withModules() Deps {
 	d.Patrons.SetNotifier(d.Notices)
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
+	}
+	if d.Serials == nil {
+		d.Serials = serials.NewService(d.Tenants, d.Catalog)
 	}
 	return d
 }
@@ -132,6 +138,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
+	routes = append(routes, d.Serials.Routes()...)
 	s.mount(routes)
 	return s
 }
