@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
@@ -59,6 +60,8 @@ type Deps struct {
 	Notices *notices.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
+	// Acquisitions is built from Tenants and Catalog when nil.
+	Acquisitions *acquisitions.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -76,6 +79,9 @@ func (d Deps) withModules() Deps {
 	d.Patrons.SetNotifier(d.Notices)
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
+	}
+	if d.Acquisitions == nil {
+		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog)
 	}
 	return d
 }
@@ -132,6 +138,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
+	routes = append(routes, d.Acquisitions.Routes()...)
 	s.mount(routes)
 	return s
 }
