@@ -28,6 +28,14 @@ func acquisitionsFixture(t *testing.T, s *api.Server, f *fixture) {
 	f.Acq["po"] = po.Body["id"].(string)
 	f.Acq["line"] = po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
 	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+f.Acq["po"]+"/open", b.Token, nil), 200)
+	rc := call(t, s, "POST", "/api/v1/po-lines/"+f.Acq["line"]+"/receive", b.Token, map[string]any{"quantity": 1})
+	want(t, rc, 200)
+	f.Acq["item"] = rc.Body["items"].([]any)[0].(map[string]any)["id"].(string)
+	inv := call(t, s, "POST", "/api/v1/invoices", b.Token, map[string]any{"vendor_id": f.Acq["vendor"], "number": "B-1", "date": "2026-11-01",
+		"lines": []map[string]any{{"po_line_id": f.Acq["line"], "quantity": 1, "unit_price": acqMoney(1500, "USD")}}})
+	want(t, inv, 201)
+	f.Acq["invoice"] = inv.Body["id"].(string)
+	f.Acq["invoice_line"] = inv.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
 	for _, id := range f.Acq {
 		f.BIDs = append(f.BIDs, id)
 	}
@@ -36,7 +44,8 @@ func acquisitionsFixture(t *testing.T, s *api.Server, f *fixture) {
 // acquisitionsSnapshot is what of B's acquisitions must not change.
 func acquisitionsSnapshot(f *fixture) []string {
 	return []string{"/api/v1/vendors/" + f.Acq["vendor"], "/api/v1/fiscal-years/" + f.Acq["fy"], "/api/v1/funds/" + f.Acq["fund"],
-		"/api/v1/funds/" + f.Acq["fund"] + "/ledger", "/api/v1/purchase-orders/" + f.Acq["po"], "/api/v1/po-lines/" + f.Acq["line"]}
+		"/api/v1/funds/" + f.Acq["fund"] + "/ledger", "/api/v1/purchase-orders/" + f.Acq["po"], "/api/v1/po-lines/" + f.Acq["line"],
+		"/api/v1/po-lines/" + f.Acq["line"] + "/items", "/api/v1/acquisitions/settings", "/api/v1/invoices/" + f.Acq["invoice"], "/api/v1/invoices"}
 }
 
 // acquisitionsIsolation probes the acquisitions routes with B's ids.
@@ -83,5 +92,19 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", URL: id("/api/v1/purchase-orders/:id/cancel", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", URL: id("/api/v1/purchase-orders/:id/close", acq("po")), Status: 404},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", URL: id("/api/v1/po-lines/:id", acq("line")), Status: 404},
+		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", URL: id("/api/v1/po-lines/:id/receive", acq("line")),
+			Body: func(*fixture) any { return map[string]any{"quantity": 1} }, Status: 404},
+		{Method: "GET", Path: "/api/v1/po-lines/:id/items", URL: id("/api/v1/po-lines/:id/items", acq("line")), Status: 404},
+		{Method: "GET", Path: "/api/v1/acquisitions/settings"},
+		{Method: "PATCH", Path: "/api/v1/acquisitions/settings", Body: func(*fixture) any { return map[string]any{"skip_processing": true} }},
+		{Method: "GET", Path: "/api/v1/invoices"},
+		{Method: "POST", Path: "/api/v1/invoices", Body: func(f *fixture) any {
+			return map[string]any{"vendor_id": f.Acq["vendor"], "number": "X", "date": "2026-11-01",
+				"lines": []map[string]any{{"po_line_id": f.Acq["line"], "quantity": 1, "unit_price": acqMoney(1, "USD")}}}
+		}, Status: 422, Code: "invalid_vendor"},
+		{Method: "GET", Path: "/api/v1/invoices/:id", URL: id("/api/v1/invoices/:id", acq("invoice")), Status: 404},
+		{Method: "POST", Path: "/api/v1/invoices/:id/approve", URL: id("/api/v1/invoices/:id/approve", acq("invoice")), Status: 404},
+		{Method: "POST", Path: "/api/v1/invoices/:id/pay", URL: id("/api/v1/invoices/:id/pay", acq("invoice")), Status: 404},
+		{Method: "POST", Path: "/api/v1/invoices/:id/cancel", URL: id("/api/v1/invoices/:id/cancel", acq("invoice")), Status: 404},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -13,7 +14,7 @@ import (
 // Routes declares the acquisitions module's endpoints.
 func (s *Service) Routes() []httpx.Route {
 	read, write := string(tenants.PermAcquisitionsRead), string(tenants.PermAcquisitionsWrite)
-	ok, created, req := fiber.StatusOK, fiber.StatusCreated, httpx.BodyRequired
+	ok, created, req, opt := fiber.StatusOK, fiber.StatusCreated, httpx.BodyRequired, httpx.BodyOptional
 	return []httpx.Route{
 		{Method: "GET", Path: "/api/v1/vendors", Perm: read, Summary: "List vendors", Handler: s.handleListVendors},
 		{Method: "POST", Path: "/api/v1/vendors", Perm: write, Summary: "Add a vendor", Handler: httpx.Action(created, req, s.CreateVendor)},
@@ -40,7 +41,46 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", Perm: write, Summary: "Cancel a purchase order: releases its encumbrances", Handler: s.poAction(s.CancelPurchaseOrder)},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", Perm: write, Summary: "Close a purchase order: releases what is still encumbered", Handler: s.poAction(s.ClosePurchaseOrder)},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", Perm: read, Summary: "Get a purchase-order line", Handler: httpx.IDGet("order line", s.GetLine)},
+		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", Perm: write, Summary: "Receive copies of a line into the catalogue", Handler: httpx.IDAction("order line", ok, req, s.Receive)},
+		{Method: "GET", Path: "/api/v1/po-lines/:id/items", Perm: read, Summary: "The items a line brought in", Handler: httpx.IDGet("order line", s.lineItemsView)},
+		{Method: "GET", Path: "/api/v1/acquisitions/settings", Perm: read, Summary: "Acquisitions settings", Handler: httpx.Action(ok, opt, func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
+		{Method: "PATCH", Path: "/api/v1/acquisitions/settings", Perm: write, Summary: "Change acquisitions settings", Handler: httpx.Action(ok, req, s.UpdateSettings)},
+
+		{Method: "GET", Path: "/api/v1/invoices", Perm: read, Summary: "List invoices", Handler: s.handleListInvoices},
+		{Method: "POST", Path: "/api/v1/invoices", Perm: write, Summary: "Record a vendor invoice", Handler: httpx.Action(created, req, s.CreateInvoice)},
+		{Method: "GET", Path: "/api/v1/invoices/:id", Perm: read, Summary: "Get an invoice with its lines", Handler: httpx.IDGet("invoice", s.GetInvoice)},
+		{Method: "POST", Path: "/api/v1/invoices/:id/approve", Perm: write, Summary: "Approve an invoice for payment", Handler: s.invoiceAction(s.ApproveInvoice)},
+		{Method: "POST", Path: "/api/v1/invoices/:id/pay", Perm: write, Summary: "Pay an invoice: encumbrance becomes expenditure", Handler: s.invoiceAction(s.PayInvoice)},
+		{Method: "POST", Path: "/api/v1/invoices/:id/cancel", Perm: write, Summary: "Cancel an unpaid invoice", Handler: s.invoiceAction(s.CancelInvoice)},
 	}
+}
+
+func (s *Service) invoiceAction(fn func(ctx context.Context, id uuid.UUID) (*Invoice, error)) fiber.Handler {
+	return httpx.IDAction("invoice", fiber.StatusOK, httpx.BodyOptional, func(ctx context.Context, id uuid.UUID, _ struct{}) (*Invoice, error) {
+		return fn(ctx, id)
+	})
+}
+
+// lineItemsView lists a line's items in the list shape.
+func (s *Service) lineItemsView(ctx context.Context, id uuid.UUID) (httpx.List[catalog.Item], error) {
+	items, err := s.LineItems(ctx, id)
+	return httpx.List[catalog.Item]{Items: items}, err
+}
+
+func (s *Service) handleListInvoices(c *fiber.Ctx) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	vendor, err := httpx.QueryUUID(c, "vendor_id")
+	if err != nil {
+		return err
+	}
+	rows, err := s.ListInvoices(c.UserContext(), c.Query("status"), vendor, page.After, page.Limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpx.NewList(rows, page, func(i Invoice) uuid.UUID { return i.ID }))
 }
 
 func (s *Service) poAction(fn func(ctx context.Context, id uuid.UUID) (*PurchaseOrder, error)) fiber.Handler {
