@@ -41,6 +41,7 @@ type fixture struct {
 	BlockID                 string
 	APatronID               string // a patron of A, for probes that need one
 	NoticeID                string
+	Acq                     map[string]string // B's acquisitions ids (acquisitions_isolation_test.go)
 	Serial                  serialIDs
 	ASerialBibID            string   // a serial record of A
 	BIDs                    []string // every id of B the suite created or knows
@@ -144,7 +145,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, append(circulationIsolation(id), serialsIsolation(id)...)...)
+	}, append(append(circulationIsolation(id), acquisitionsIsolation(id)...), serialsIsolation(id)...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,
@@ -340,7 +341,7 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID, "/api/v1/notices/templates",
 		"/api/v1/patrons/" + f.PatronID + "/notice-preferences",
 		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"},
-		serialsSnapshot(f)...) {
+		append(acquisitionsSnapshot(f), serialsSnapshot(f)...)...) {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -376,6 +377,7 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
 		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
+	acquisitionsFixture(t, s, f)
 	serialsFixture(t, s, f)
 	asb := call(t, s, "POST", "/api/v1/bibs", a.Token, map[string]any{"title": "A's serial", "format": "serial"})
 	want(t, asb, 201)

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
@@ -60,7 +61,9 @@ type Deps struct {
 	Notices *notices.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
-	// Serials is built from Tenants and Catalog when nil.
+	// Acquisitions is built from Tenants and Catalog when nil.
+	Acquisitions *acquisitions.Service
+	// Serials is built from Tenants, Catalog and Acquisitions when nil.
 	Serials *serials.Service
 }
 
@@ -80,8 +83,11 @@ func (d Deps) withModules() Deps {
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
+	if d.Acquisitions == nil {
+		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog)
+	}
 	if d.Serials == nil {
-		d.Serials = serials.NewService(d.Tenants, d.Catalog)
+		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions)
 	}
 	return d
 }
@@ -138,6 +144,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
+	routes = append(routes, d.Acquisitions.Routes()...)
 	routes = append(routes, d.Serials.Routes()...)
 	s.mount(routes)
 	return s

@@ -1,4 +1,5 @@
--- Serials: publication patterns of the library, subscriptions, their
+-- Serials: publication patterns of the library, subscriptions (to a vendor,
+-- charged to a fund through a PO line of acquisitions, 0013), their
 -- predicted and received issues, claims sent to vendors, and routing lists.
 -- Every table follows the tenancy contract (see 0001). An issue is a fact
 -- once received or claimed: regeneration replaces only issues still
@@ -97,12 +98,17 @@ CREATE TABLE subscriptions (
     FOREIGN KEY (tenant_id, bib_id) REFERENCES bibs (tenant_id, id),
     FOREIGN KEY (tenant_id, branch_id) REFERENCES branches (tenant_id, id),
     FOREIGN KEY (tenant_id, routing_list_id) REFERENCES routing_lists (tenant_id, id),
+    FOREIGN KEY (tenant_id, vendor_id) REFERENCES vendors (tenant_id, id),
+    FOREIGN KEY (tenant_id, fund_id) REFERENCES funds (tenant_id, id),
+    FOREIGN KEY (tenant_id, po_line_id) REFERENCES po_lines (tenant_id, id),
     CHECK (ends_on >= starts_on),
     CHECK ((annual_cost IS NULL) = (currency IS NULL))
 );
 CREATE INDEX subscriptions_bib_idx ON subscriptions (tenant_id, bib_id);
 CREATE INDEX subscriptions_renewal_idx ON subscriptions (tenant_id, status, renewal_on);
 CREATE INDEX subscriptions_vendor_idx ON subscriptions (tenant_id, vendor_id);
+CREATE INDEX subscriptions_fund_idx ON subscriptions (tenant_id, fund_id) WHERE fund_id IS NOT NULL;
+CREATE INDEX subscriptions_po_line_idx ON subscriptions (tenant_id, po_line_id) WHERE po_line_id IS NOT NULL;
 CREATE INDEX subscriptions_branch_idx ON subscriptions (tenant_id, branch_id);
 CREATE INDEX subscriptions_routing_idx ON subscriptions (tenant_id, routing_list_id) WHERE routing_list_id IS NOT NULL;
 
@@ -155,7 +161,8 @@ CREATE TABLE serial_claims (
     PRIMARY KEY (tenant_id, id),
     UNIQUE (tenant_id, issue_id, claim_no),
     FOREIGN KEY (tenant_id, issue_id) REFERENCES serial_issues (tenant_id, id),
-    FOREIGN KEY (tenant_id, subscription_id) REFERENCES subscriptions (tenant_id, id)
+    FOREIGN KEY (tenant_id, subscription_id) REFERENCES subscriptions (tenant_id, id),
+    FOREIGN KEY (tenant_id, vendor_id) REFERENCES vendors (tenant_id, id)
 );
 CREATE INDEX serial_claims_vendor_idx ON serial_claims (tenant_id, vendor_id, run_date);
 CREATE INDEX serial_claims_sub_idx ON serial_claims (tenant_id, subscription_id);

@@ -67,7 +67,9 @@ func (s *Service) Renew(ctx context.Context, id uuid.UUID, in RenewInput) (*Subs
 			renewal = &r
 		}
 	}
-	upd := SubscriptionInput{AnnualCost: in.AnnualCost}
+	// The new period is a new order line (made below from the vendor, fund
+	// and cost) unless the request names one.
+	upd := SubscriptionInput{AnnualCost: in.AnnualCost, POLineID: patrons.Opt[uuid.UUID]{Set: true, Null: true}}
 	if in.POLineID != nil {
 		upd.POLineID = patrons.Opt[uuid.UUID]{Set: true, V: *in.POLineID}
 	}
@@ -76,6 +78,9 @@ func (s *Service) Renew(ctx context.Context, id uuid.UUID, in RenewInput) (*Subs
 	}
 	sub.StartsOn = oldEnd.AddDate(0, 0, 1).Format(time.DateOnly)
 	sub.EndsOn = newEnd.Format(time.DateOnly)
+	if err := s.order(ctx, sub, sub.StartsOn+"/"+sub.EndsOn); err != nil {
+		return nil, err
+	}
 	sub.RenewalOn = renewal
 	sub.Status = SubActive
 	if err := db.Omit("Title", "Holdings", "AnnualCost", "FirstIssue", "CreatedAt").Save(sub).Error; err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -46,15 +47,17 @@ type Enqueuer interface {
 type Service struct {
 	tenants *tenants.Service
 	catalog *catalog.Service
+	acq     *acquisitions.Service
 	mail    Mailer
 	enqueue Enqueuer
 	log     *slog.Logger
 	now     func() time.Time
 }
 
-// NewService builds the serials service.
-func NewService(t *tenants.Service, cat *catalog.Service) *Service {
-	return &Service{tenants: t, catalog: cat, log: slog.Default(), now: time.Now}
+// NewService builds the serials service. Vendors, funds and orders come
+// from acquisitions (acq may be nil in tests of serials alone).
+func NewService(t *tenants.Service, cat *catalog.Service, acq *acquisitions.Service) *Service {
+	return &Service{tenants: t, catalog: cat, acq: acq, log: slog.Default(), now: time.Now}
 }
 
 // SetMailer connects the outbox (claims and renewal digests).

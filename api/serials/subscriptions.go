@@ -119,6 +119,9 @@ func (s *Service) Create(ctx context.Context, in SubscriptionInput) (*Subscripti
 	if err := s.apply(ctx, &in, sub); err != nil {
 		return nil, err
 	}
+	if err := s.order(ctx, sub, sub.StartsOn+"/"+sub.EndsOn); err != nil {
+		return nil, err
+	}
 	if err := db.Omit("Title", "Holdings", "AnnualCost", "FirstIssue").Create(sub).Error; err != nil {
 		return nil, s.writeErr(err)
 	}

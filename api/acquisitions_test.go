@@ -1,0 +1,307 @@
+package api_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stacks-ils/stacks/api"
+)
+
+// acqLib is a library with a current fiscal year, two funds and a vendor.
+type acqLib struct {
+	library
+	FY, FundA, FundB, Vendor string
+}
+
+func acqMoney(amount int64, cur string) map[string]any {
+	return map[string]any{"amount": amount, "currency": cur}
+}
+
+func setupAcq(t *testing.T, s *api.Server, prefix string) acqLib {
+	t.Helper()
+	l := acqLib{library: signup(t, s, prefix, "library")}
+	fy := call(t, s, "POST", "/api/v1/fiscal-years", l.Token, map[string]any{"code": "FY2027", "starts_on": "2026-07-01", "ends_on": "2027-06-30", "current": true})
+	want(t, fy, 201)
+	l.FY = fy.Body["id"].(string)
+	a := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "ADULT", "name": "Adult books", "fiscal_year_id": l.FY,
+		"allocation": acqMoney(100000, "USD"), "warn_percent": 90, "stop_percent": 100})
+	want(t, a, 201)
+	l.FundA = a.Body["id"].(string)
+	b := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "CHILD", "name": "Children", "fiscal_year_id": l.FY,
+		"branch_id": l.MainID, "allocation": acqMoney(50000, "USD"), "warn_percent": 90, "stop_percent": 100})
+	want(t, b, 201)
+	l.FundB = b.Body["id"].(string)
+	v := call(t, s, "POST", "/api/v1/vendors", l.Token, map[string]any{"code": "BT", "name": "Baker & Taylor", "email": "orders@bt.example",
+		"currency": "USD", "lead_time_days": 30, "claim_interval_days": 30, "discount_percent": 10})
+	want(t, v, 201)
+	l.Vendor = v.Body["id"].(string)
+	return l
+}
+
+// balances reads a fund's four figures (amounts only).
+func balances(t *testing.T, s *api.Server, token, fund string) [4]int64 {
+	t.Helper()
+	r := call(t, s, "GET", "/api/v1/funds/"+fund, token, nil)
+	want(t, r, 200)
+	var out [4]int64
+	for i, k := range []string{"allocated", "encumbered", "expended", "available"} {
+		out[i] = int64(r.Body[k].(map[string]any)["amount"].(float64))
+	}
+	return out
+}
+
+func TestAcquisitions_FundsAndOrders(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq")
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 0, 0, 100000} {
+		t.Fatalf("new fund A: %v", got)
+	}
+	// Vendors: code unique, bad input 422.
+	want(t, call(t, s, "POST", "/api/v1/vendors", l.Token, map[string]any{"code": "BT", "name": "Again", "currency": "USD"}), 409, "vendor_code_taken")
+	want(t, call(t, s, "POST", "/api/v1/vendors", l.Token, map[string]any{"code": "X1", "name": "Bad", "currency": "usd"}), 422, "invalid_currency")
+	want(t, call(t, s, "POST", "/api/v1/fiscal-years", l.Token, map[string]any{"code": "FYX", "starts_on": "2027-01-01", "ends_on": "2027-12-31"}), 409, "fiscal_year_overlap")
+
+	// A new title from an ISBN, and one from the simple form, split between funds.
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 3, "unit_price": acqMoney(1999, "USD"), "branch_id": l.MainID, "item_type": "book",
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 33.33}, {"fund_id": l.FundB, "percent": 66.67}}},
+		{"bib": map[string]any{"title": "Ordering from a form", "authors": []string{"Writer, Some"}}, "quantity": 1,
+			"unit_price": acqMoney(2500, "USD"), "discount_percent": 0, "branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}},
+	}})
+	want(t, po, 201)
+	if po.Body["status"] != "draft" || po.Body["number"] != "PO000001" {
+		t.Fatalf("new order: %s", po.Raw)
+	}
+	lines := po.Body["lines"].([]any)
+	l0 := lines[0].(map[string]any)
+	// 3 × 19.99 less 10 % = 53.973 -> 53.97.
+	if l0["total"].(map[string]any)["amount"].(float64) != 5397 {
+		t.Fatalf("line total: %s", po.Raw)
+	}
+	bib := call(t, s, "GET", "/api/v1/bibs/"+l0["bib_id"].(string), l.Token, nil)
+	want(t, bib, 200)
+	if bib.Body["title"] != "[On order] ISBN 9780306406157" {
+		t.Fatalf("bib from ISBN: %s", bib.Raw)
+	}
+	poID := po.Body["id"].(string)
+	// Draft: nothing encumbered yet.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 0, 0, 100000} {
+		t.Fatalf("fund A after draft: %v", got)
+	}
+	op := call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/open", l.Token, nil)
+	want(t, op, 200)
+	// 5397 split 33.33/66.67: 1798.82 and 3598.18 floor to 1798 + 3598; the
+	// spare cent goes to the larger remainder (A): 1799 + 3598 = 5397.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 1799 + 2500, 0, 100000 - 4299} {
+		t.Fatalf("fund A after open: %v", got)
+	}
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 3598, 0, 46402} {
+		t.Fatalf("fund B after open: %v", got)
+	}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/open", l.Token, nil), 409, "invalid_status")
+
+	order := func(fund string, price int64) string {
+		r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+			{"bib_id": l0["bib_id"], "quantity": 1, "unit_price": acqMoney(price, "USD"), "discount_percent": 0, "branch_id": l.MainID,
+				"funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}})
+		want(t, r, 201)
+		return r.Body["id"].(string)
+	}
+	// Past the stop threshold (100 % of 500.00 with 35.98 committed): refused, nothing written.
+	over := order(l.FundB, 50000)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+over+"/open", l.Token, nil), 422, "fund_over_limit")
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 3598, 0, 46402} {
+		t.Fatalf("fund B after refusal: %v", got)
+	}
+	// Past the warning threshold (90 % = 450.00): 35.98 + 420.00 = 455.98 opens with a warning.
+	warn := order(l.FundB, 42000)
+	w := call(t, s, "POST", "/api/v1/purchase-orders/"+warn+"/open", l.Token, nil)
+	want(t, w, 200)
+	if ws, _ := w.Body["warnings"].([]any); len(ws) != 1 || ws[0].(map[string]any)["fund_id"] != l.FundB {
+		t.Fatalf("warnings: %s", w.Raw)
+	}
+	// Cancel gives the encumbrance back.
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+warn+"/cancel", l.Token, nil), 200)
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 3598, 0, 46402} {
+		t.Fatalf("fund B after cancel: %v", got)
+	}
+	// A transfer with its reason; the ledger shows every movement.
+	want(t, call(t, s, "POST", "/api/v1/fund-transfers", l.Token, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
+		"amount": acqMoney(10000, "USD")}), 422, "required")
+	want(t, call(t, s, "POST", "/api/v1/fund-transfers", l.Token, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
+		"amount": acqMoney(10000, "USD"), "reason": "picture books"}), 201)
+	led := call(t, s, "GET", "/api/v1/funds/"+l.FundB+"/ledger", l.Token, nil)
+	want(t, led, 200)
+	var kinds string
+	var sum int64
+	for _, e := range led.Body["entries"].([]any) {
+		m := e.(map[string]any)
+		a := int64(m["amount"].(map[string]any)["amount"].(float64))
+		kinds += fmt.Sprintf("%s:%d ", m["kind"], a)
+		sum += a
+	}
+	if kinds != "allocation:50000 encumbrance:3598 encumbrance:42000 release:42000 transfer:10000 " {
+		t.Fatalf("ledger of B: %s", kinds)
+	}
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{60000, 3598, 0, 56402} {
+		t.Fatalf("fund B after transfer: %v", got)
+	}
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{90000, 4299, 0, 85701} {
+		t.Fatalf("fund A after transfer: %v", got)
+	}
+	// Over-transfer is refused.
+	want(t, call(t, s, "POST", "/api/v1/fund-transfers", l.Token, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
+		"amount": acqMoney(85702, "USD"), "reason": "too much"}), 422, "fund_over_limit")
+
+	// Another currency needs an explicit rate, kept exactly.
+	eur := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "EU", "name": "Euro fund", "fiscal_year_id": l.FY,
+		"allocation": acqMoney(10000, "EUR")})
+	want(t, eur, 201)
+	eurLine := map[string]any{"bib_id": l0["bib_id"], "quantity": 1, "unit_price": acqMoney(1000, "USD"), "discount_percent": 0, "branch_id": l.MainID,
+		"funds": []map[string]any{{"fund_id": eur.Body["id"], "percent": 100}}}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{eurLine}}), 422, "exchange_rate_required")
+	eurLine["exchange_rate"] = "0.923456"
+	e := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{eurLine}})
+	want(t, e, 201)
+	if r := e.Body["lines"].([]any)[0].(map[string]any)["exchange_rate"]; r != 0.923456 {
+		t.Fatalf("rate: %v", r)
+	}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+e.Body["id"].(string)+"/open", l.Token, nil), 200)
+	// 10.00 USD × 0.923456 = 9.23456 EUR -> 9.23.
+	if got := balances(t, s, l.Token, eur.Body["id"].(string)); got != [4]int64{10000, 923, 0, 9077} {
+		t.Fatalf("euro fund: %v", got)
+	}
+	// Bad distributions.
+	bad := map[string]any{"bib_id": l0["bib_id"], "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
+		"funds": []map[string]any{{"fund_id": l.FundA, "percent": 50}}}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{bad}}), 422, "invalid_distribution")
+}
+
+// budget -> order a new title from an ISBN -> receive (items in the
+// catalogue) -> invoice with adjustments -> pay -> the fund's numbers.
+func TestAcquisitions_ReceiveInvoicePay(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-flow")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "978-0-306-40615-7", "quantity": 3, "unit_price": acqMoney(2000, "USD"), "branch_id": l.MainID, "item_type": "book",
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}},
+		{"bib": map[string]any{"title": "Second title", "isbns": []string{"0261102214"}}, "quantity": 1, "unit_price": acqMoney(1000, "USD"),
+			"branch_id": l.MainID, "item_type": "dvd", "funds": []map[string]any{{"fund_id": l.FundA, "percent": 50}, {"fund_id": l.FundB, "percent": 50}}},
+	}})
+	want(t, po, 201)
+	poID := po.Body["id"].(string)
+	line1 := po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	line2 := po.Body["lines"].([]any)[1].(map[string]any)["id"].(string)
+	// Not open yet: nothing can arrive.
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"quantity": 1}), 409, "invalid_status")
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/open", l.Token, nil), 200)
+	// 3 × 20.00 - 10 % = 54.00 on A; 10.00 - 10 % = 9.00 split 4.50 / 4.50.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 5850, 0, 94150} {
+		t.Fatalf("fund A after open: %v", got)
+	}
+
+	// Two copies arrive with their barcodes: in processing, priced, dated.
+	r := call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"quantity": 2, "barcodes": []string{"ACQ-1", "ACQ-2"}})
+	want(t, r, 200)
+	items := r.Body["items"].([]any)
+	if len(items) != 2 {
+		t.Fatalf("items: %s", r.Raw)
+	}
+	it := items[0].(map[string]any)
+	if it["status"] != "in_processing" || it["branch_id"] != l.MainID || it["price"].(map[string]any)["amount"].(float64) != 1800 || it["acquired_on"] == nil {
+		t.Fatalf("received item: %v", it)
+	}
+	if ln := r.Body["line"].(map[string]any); ln["received_quantity"].(float64) != 2 || ln["status"] != "open" {
+		t.Fatalf("line after partial receipt: %v", ln)
+	}
+	if g := call(t, s, "GET", "/api/v1/purchase-orders/"+poID, l.Token, nil); g.Body["status"] != "partially_received" {
+		t.Fatalf("order after partial receipt: %s", g.Body["status"])
+	}
+	// The copies are in the catalogue: searchable by barcode.
+	sr := call(t, s, "GET", "/api/v1/search?q=barcode:ACQ-2", l.Token, nil)
+	want(t, sr, 200)
+	if sr.Body["total"].(float64) != 1 {
+		t.Fatalf("search: %s", sr.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"quantity": 2}), 422, "over_receipt")
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"barcodes": []string{"ACQ-1"}}), 409, "barcode_taken")
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"quantity": 1, "barcodes": []string{"A", "B"}}), 422, "barcodes_mismatch")
+	// The last copy with a generated barcode.
+	r = call(t, s, "POST", "/api/v1/po-lines/"+line1+"/receive", l.Token, map[string]any{"quantity": 1})
+	want(t, r, 200)
+	if bc := r.Body["items"].([]any)[0].(map[string]any)["barcode"]; bc != "30000000000001" {
+		t.Fatalf("generated barcode %v", bc)
+	}
+	// A library that skips processing shelves copies at once.
+	want(t, call(t, s, "PATCH", "/api/v1/acquisitions/settings", l.Token, map[string]any{"skip_processing": true}), 200)
+	r = call(t, s, "POST", "/api/v1/po-lines/"+line2+"/receive", l.Token, map[string]any{"quantity": 1, "barcodes": []string{"ACQ-DVD"}})
+	want(t, r, 200)
+	if it := r.Body["items"].([]any)[0].(map[string]any); it["status"] != "available" || it["item_type"] != "dvd" {
+		t.Fatalf("skip processing: %v", it)
+	}
+	if g := call(t, s, "GET", "/api/v1/purchase-orders/"+poID, l.Token, nil); g.Body["status"] != "received" {
+		t.Fatalf("order after full receipt: %s", g.Body["status"])
+	}
+	li := call(t, s, "GET", "/api/v1/po-lines/"+line1+"/items", l.Token, nil)
+	want(t, li, 200)
+	if n := len(li.Body["items"].([]any)); n != 3 {
+		t.Fatalf("line items: %d", n)
+	}
+
+	// The invoice: 2 × 18.50 and 1 × 9.50, shipping 3.00 + tax 1.51 - discount 1.00 = 3.51
+	// prorated 3700 : 950 -> 279.29 and 71.71 -> 279 + 72 (largest remainder).
+	invBody := map[string]any{"vendor_id": l.Vendor, "number": "INV-77", "date": "2026-11-20",
+		"lines": []map[string]any{{"po_line_id": line1, "quantity": 2, "unit_price": acqMoney(1850, "USD")},
+			{"po_line_id": line2, "quantity": 1, "unit_price": acqMoney(950, "USD")}},
+		"adjustments": []map[string]any{{"kind": "shipping", "amount": acqMoney(300, "USD")}, {"kind": "tax", "amount": acqMoney(151, "USD")},
+			{"kind": "discount", "amount": acqMoney(100, "USD")}}}
+	inv := call(t, s, "POST", "/api/v1/invoices", l.Token, invBody)
+	want(t, inv, 201)
+	invID := inv.Body["id"].(string)
+	il := inv.Body["lines"].([]any)
+	type row struct{ sub, adj, tot, ord, diff int64 }
+	amt := func(m map[string]any, k string) int64 { return int64(m[k].(map[string]any)["amount"].(float64)) }
+	var got []row
+	for _, x := range il {
+		m := x.(map[string]any)
+		got = append(got, row{amt(m, "subtotal"), amt(m, "adjustment"), amt(m, "total"), amt(m, "ordered"), amt(m, "difference")})
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]row{{3700, 279, 3979, 3600, 379}, {950, 72, 1022, 900, 122}}) {
+		t.Fatalf("invoice lines: %v", got)
+	}
+	if amt(inv.Body, "total") != 5001 {
+		t.Fatalf("invoice total: %s", inv.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/invoices", l.Token, invBody), 409, "invoice_number_taken")
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+invID+"/pay", l.Token, nil), 409, "invalid_status")
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+invID+"/approve", l.Token, nil), 200)
+	p := call(t, s, "POST", "/api/v1/invoices/"+invID+"/pay", l.Token, nil)
+	want(t, p, 200)
+	if p.Body["status"] != "paid" {
+		t.Fatalf("paid: %s", p.Raw)
+	}
+	// Line 1: 2 of 3 unpaid copies release 54.00 × 2/3 = 36.00 and spend 39.79;
+	// line 2 releases 4.50 + 4.50 and spends 10.22 as 5.11 + 5.11.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 5850 - 3600 - 450, 3979 + 511, 100000 - 1800 - 4490} {
+		t.Fatalf("fund A after payment: %v", got)
+	}
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 0, 511, 49489} {
+		t.Fatalf("fund B after payment: %v", got)
+	}
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+invID+"/cancel", l.Token, nil), 409, "invalid_status")
+	// Only one copy of line 1 is left to invoice.
+	over := map[string]any{"vendor_id": l.Vendor, "number": "INV-78", "date": "2026-11-21",
+		"lines": []map[string]any{{"po_line_id": line1, "quantity": 2, "unit_price": acqMoney(1800, "USD")}}}
+	want(t, call(t, s, "POST", "/api/v1/invoices", l.Token, over), 422, "over_invoice")
+	over["lines"].([]map[string]any)[0]["quantity"] = 1
+	i2 := call(t, s, "POST", "/api/v1/invoices", l.Token, over)
+	want(t, i2, 201)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+i2.Body["id"].(string)+"/cancel", l.Token, nil), 200)
+	over["number"] = "INV-79"
+	want(t, call(t, s, "POST", "/api/v1/invoices", l.Token, over), 201) // the canceled invoice gave the copy back
+	// Closing the order releases what is still encumbered (the third copy's 18.00).
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/close", l.Token, nil), 200)
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 0, 4490, 95510} {
+		t.Fatalf("fund A after close: %v", got)
+	}
+}
