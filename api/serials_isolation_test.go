@@ -77,6 +77,16 @@ func serialsIsolation(id func(string, func(*fixture) string) func(*fixture) stri
 			return map[string]any{"bib_id": f.ASerialBibID, "branch_id": f.A.MainID, "starts_on": "2099-01-01", "ends_on": "2099-12-31",
 				"pattern_id": f.Serial.PatternID, "first_issue": map[string]any{"expected_on": "2099-01-15", "enumeration": []int{1}}}
 		}, Status: 422, Code: "invalid_pattern"},
+		// A's subscription naming B's vendor, fund or order line.
+		{Method: "POST", Path: "/api/v1/subscriptions", Body: func(f *fixture) any {
+			return aSubscription(f, map[string]any{"vendor_id": f.Acq["vendor"]})
+		}, Status: 422, Code: "invalid_vendor"},
+		{Method: "POST", Path: "/api/v1/subscriptions", Body: func(f *fixture) any {
+			return aSubscription(f, map[string]any{"fund_id": f.Acq["fund"]})
+		}, Status: 422, Code: "invalid_fund"},
+		{Method: "POST", Path: "/api/v1/subscriptions", Body: func(f *fixture) any {
+			return aSubscription(f, map[string]any{"po_line_id": f.Acq["line"]})
+		}, Status: 422, Code: "invalid_po_line"},
 		subCase("GET", "/api/v1/subscriptions/:id", nil),
 		subCase("PATCH", "/api/v1/subscriptions/:id", func(*fixture) any { return map[string]any{"notes": "pwned"} }),
 		subCase("GET", "/api/v1/subscriptions/:id/issues", nil),
@@ -104,4 +114,14 @@ func serialsIsolation(id func(string, func(*fixture) string) func(*fixture) stri
 			}, Status: 404},
 		{Method: "DELETE", Path: "/api/v1/routing-lists/:id", URL: id("/api/v1/routing-lists/:id", list), Status: 404},
 	}
+}
+
+// aSubscription is a valid subscription of A to its own serial, with extra.
+func aSubscription(f *fixture, extra map[string]any) map[string]any {
+	m := map[string]any{"bib_id": f.ASerialBibID, "branch_id": f.A.MainID, "starts_on": "2099-01-01", "ends_on": "2099-12-31",
+		"pattern_id": "quarterly", "first_issue": map[string]any{"expected_on": "2099-01-15", "enumeration": []int{1, 1}}}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return m
 }

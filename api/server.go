@@ -87,7 +87,7 @@ func (d Deps) withModules() Deps {
 		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog)
 	}
 	if d.Serials == nil {
-		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions)
+		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions).SetMailer(d.Notices)
 	}
 	return d
 }

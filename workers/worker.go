@@ -18,6 +18,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -57,6 +58,7 @@ type Worker struct {
 	catalog *catalog.Service
 	circ    *circulation.Service
 	notices *notices.Service
+	serials *serials.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
@@ -112,6 +114,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
+	w.mux.HandleFunc(TypeSerialsClaims, w.handleSerialsClaims)
+	w.mux.HandleFunc(TypeSerialsClaimsTenant, w.handleSerialsClaimsTenant)
 	return w
 }
 
@@ -126,6 +130,11 @@ func (w *Worker) Start() error {
 	// Every 15 minutes: each tenant's nightly circulation job starts within
 	// 15 minutes of its local MaintenanceHour.
 	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeCirculationDaily, nil),
+		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	// Serials claims: like the circulation job, from MaintenanceHour local.
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeSerialsClaims, nil),
 		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -215,7 +216,7 @@ func (s *Service) libraryName(ctx context.Context) (string, error) {
 
 // claimMail is one vendor's claim: every issue with its title, ISSN, the
 // library's account number and the claim's number.
-func claimMail(library string, v Vendor, issues []claimable, day string) Mail {
+func claimMail(library string, v Vendor, issues []claimable, day string) notices.Mail {
 	var b strings.Builder
 	fmt.Fprintf(&b, "To %s,\n\n%s claims the serial issues below", v.Name, library)
 	if v.AccountNumber != "" {
@@ -243,7 +244,7 @@ func claimMail(library string, v Vendor, issues []claimable, day string) Mail {
 	if len(issues) != 1 {
 		subject += "s"
 	}
-	return Mail{Kind: MailClaim, DedupeKey: "serial_claim:" + v.ID.String() + ":" + day, To: v.Email,
+	return notices.Mail{Kind: MailClaim, DedupeKey: "serial_claim:" + v.ID.String() + ":" + day, To: v.Email,
 		Subject: subject + " from " + library, Text: b.String(),
 		Details: map[string]any{"vendor_id": v.ID.String(), "issue_ids": idList, "date": day}}
 }
@@ -333,7 +334,7 @@ func (s *Service) queueRenewalDigest(ctx context.Context, library, to string, id
 		idList = append(idList, r.SubscriptionID.String())
 	}
 	b.WriteString("\nRenew with POST /api/v1/subscriptions/{id}/renew, or see GET /api/v1/serials/renewals.\n")
-	_, err = s.mail.QueueMail(ctx, Mail{Kind: MailRenewal, DedupeKey: "serial_renewal:" + day, To: to,
+	_, err = s.mail.QueueMail(ctx, notices.Mail{Kind: MailRenewal, DedupeKey: "serial_renewal:" + day, To: to,
 		Subject: fmt.Sprintf("%d serial subscription(s) due for renewal", len(list)), Text: b.String(),
 		Details: map[string]any{"subscription_ids": idList, "date": day}})
 	if err != nil {

@@ -21,21 +21,9 @@ import (
 
 	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
-
-// Mail is one message to library staff or a vendor, queued in the outbox
-// in the caller's transaction (notices.Service.QueueMail satisfies
-// Mailer through an adapter in api/workers wiring).
-type Mail struct {
-	Kind, DedupeKey, To, Subject, Text, HTML string
-	Details                                  map[string]any
-}
-
-// Mailer queues staff and vendor mail in the outbox; nil sends nothing.
-type Mailer interface {
-	QueueMail(ctx context.Context, m Mail) (uuid.UUID, error)
-}
 
 // Enqueuer hands a library's claim run to the workers (the same
 // deterministic task id as the nightly run).
@@ -48,7 +36,7 @@ type Service struct {
 	tenants *tenants.Service
 	catalog *catalog.Service
 	acq     *acquisitions.Service
-	mail    Mailer
+	mail    *notices.Service
 	enqueue Enqueuer
 	log     *slog.Logger
 	now     func() time.Time
@@ -60,8 +48,9 @@ func NewService(t *tenants.Service, cat *catalog.Service, acq *acquisitions.Serv
 	return &Service{tenants: t, catalog: cat, acq: acq, log: slog.Default(), now: time.Now}
 }
 
-// SetMailer connects the outbox (claims and renewal digests).
-func (s *Service) SetMailer(m Mailer) *Service {
+// SetMailer connects the outbox (claims to vendors, renewal digests to
+// staff); without it claims are not sent and issues stay late.
+func (s *Service) SetMailer(m *notices.Service) *Service {
 	s.mail = m
 	return s
 }
