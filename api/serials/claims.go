@@ -258,8 +258,8 @@ type RenewalView struct {
 	Status         string     `json:"status"`
 	RenewalOn      string     `json:"renewal_on"`
 	EndsOn         string     `json:"ends_on"`
-	AnnualCost     *Money     `json:"annual_cost"`
-	DaysLeft       int        `json:"days_left"`
+	AnnualCost     *Money     `json:"annual_cost" gorm:"-"`
+	DaysLeft       int        `json:"days_left" gorm:"-"`
 }
 
 // Renewals lists active and expiring subscriptions whose renewal date (or
