@@ -108,15 +108,12 @@ func (w *claimWorld) status(t *testing.T, issue uuid.UUID) (string, int) {
 	return iss.Status, iss.Claims
 }
 
-// The claim cycle of issue 9: expected → late → claimed → claimed again
-// after the interval → missing after the last claim, with one mail per
-// vendor per run received by a real SMTP server, nothing twice on re-runs,
-// damaged issues claimed once for a replacement, an issue received after
-// its claim claimed no more, and late issues without a vendor left late.
-func TestSerialsClaimCycle(t *testing.T) {
+// newClaimWorld is a library with the services wired as in `stacks serve`
+// + `worker`, its mail going to sink, the serials clock at Dec 31, 2026.
+func newClaimWorld(t *testing.T, sink *devmail.Sink) (*claimWorld, *catalog.Service, *acquisitions.Service) {
+	t.Helper()
 	env := tenanttest.Get(t)
 	ropt := serialsRedis(t)
-	sink := newMailSink(t)
 	res := env.Signup(t, "claims")
 	w := &claimWorld{env: env, tenant: res.Tenant.ID, sink: sink, insp: asynq.NewInspector(ropt)}
 	t.Cleanup(func() { w.insp.Close() })
@@ -142,6 +139,17 @@ func TestSerialsClaimCycle(t *testing.T) {
 	}
 	t.Cleanup(wk.Shutdown)
 
+	return w, cat, acq
+}
+
+// The claim cycle of issue 9: expected → late → claimed → claimed again
+// after the interval → missing after the last claim, with one mail per
+// vendor per run received by a real SMTP server, nothing twice on re-runs,
+// damaged issues claimed once for a replacement, an issue received after
+// its claim claimed no more, and late issues without a vendor left late.
+func TestSerialsClaimCycle(t *testing.T) {
+	sink := newMailSink(t)
+	w, cat, acq := newClaimWorld(t, sink)
 	// Two vendors, four subscriptions (one without a vendor).
 	first := map[string]uuid.UUID{} // subscription title -> its first issue
 	issueAt := func(ctx context.Context, sub uuid.UUID, label string) uuid.UUID {
@@ -336,4 +344,106 @@ func db(ctx context.Context) *gorm.DB {
 		panic(err)
 	}
 	return d
+}
+
+// subscribe creates a subscription to a new serial record named title.
+func (w *claimWorld) subscribe(t *testing.T, ctx context.Context, cat *catalog.Service, in serials.SubscriptionInput, title string) *serials.Subscription {
+	t.Helper()
+	rec, err := catalog.BibForm{Title: title, Format: catalog.FormatSerial}.Build(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := cat.SaveRecord(ctx, rec, catalog.DupSkip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row struct{ ID uuid.UUID }
+	if err := db(ctx).Raw(`SELECT id FROM branches WHERE kind = 'branch' LIMIT 1`).Scan(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	in.BibID, in.BranchID = &saved.Bib.ID, &row.ID
+	sub, err := w.ser.Create(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+// Subscriptions entering their renewal window reach the serials staff as
+// one digest per run (only those newly due), expire after their end, and
+// renew into a new period.
+func TestSerialsRenewalDigest(t *testing.T) {
+	sink := newMailSink(t)
+	w, cat, _ := newClaimWorld(t, sink)
+	str := func(s string) *string { return &s }
+	subs := map[string]*serials.Subscription{}
+	w.tx(t, func(ctx context.Context) error {
+		thirty := 30
+		if _, err := w.ser.UpdateSettings(ctx, serials.SettingsInput{RenewalNoticeDays: &thirty, StaffEmail: str("serials@library.example")}); err != nil {
+			return err
+		}
+		for _, s := range []struct{ title, pattern, first, ends, renewal string }{
+			{"Over Quarterly", "quarterly", "2027-01-10", "2027-01-20", ""},
+			{"Soon Weekly", "weekly-magazine", "2027-01-07", "2027-03-31", "2027-02-10"},
+			{"Later Monthly", "monthly-journal", "2027-01-05", "2027-12-31", "2027-06-01"},
+		} {
+			in := serials.SubscriptionInput{StartsOn: str("2027-01-01"), EndsOn: str(s.ends), PatternID: str(s.pattern),
+				FirstIssue: &serials.FirstIssueInput{ExpectedOn: s.first, Enumeration: []int{1, 1}}}
+			if s.renewal != "" {
+				in.RenewalOn.Set, in.RenewalOn.V = true, s.renewal
+			}
+			subs[s.title] = w.subscribe(t, ctx, cat, in, s.title)
+		}
+		return nil
+	})
+	status := func(title string) string {
+		var sub *serials.Subscription
+		w.tx(t, func(ctx context.Context) error {
+			var err error
+			sub, err = w.ser.Get(ctx, subs[title].ID)
+			return err
+		})
+		return sub.Status
+	}
+	// Jan 5: the quarterly ends within 30 days (no renewal date: its end counts).
+	w.run(t, "2027-01-05", 1)
+	m := sink.Mails()[0]
+	txt := mailText(m)
+	if m.To[0] != "serials@library.example" || !strings.Contains(txt, "1 subscription(s) of Library") ||
+		!strings.Contains(txt, "- Over Quarterly: renew by 2027-01-20 (ends 2027-01-20)") || strings.Contains(txt, "Weekly") {
+		t.Fatalf("first digest to %v:\n%s", m.To, txt)
+	}
+	// Jan 15: the weekly's renewal date is within 30 days; the quarterly was
+	// already announced.
+	w.run(t, "2027-01-15", 2)
+	txt = mailText(sink.Mails()[1])
+	if !strings.Contains(txt, "- Soon Weekly: renew by 2027-02-10 (ends 2027-03-31)") || strings.Contains(txt, "Quarterly") {
+		t.Fatalf("second digest:\n%s", txt)
+	}
+	// Jan 21: the quarterly ended; nothing new to announce.
+	w.run(t, "2027-01-21", 2)
+	for title, want := range map[string]string{"Over Quarterly": "expired", "Soon Weekly": "expiring", "Later Monthly": "active"} {
+		if got := status(title); got != want {
+			t.Errorf("%s: %s, want %s", title, got, want)
+		}
+	}
+	var list []serials.RenewalView
+	w.tx(t, func(ctx context.Context) error {
+		var err error
+		list, err = w.ser.Renewals(ctx, 0)
+		return err
+	})
+	if len(list) != 1 || list[0].Title != "Soon Weekly" || list[0].DaysLeft != 20 {
+		t.Fatalf("renewal list on Jan 21: %+v", list)
+	}
+	w.tx(t, func(ctx context.Context) error {
+		sub, err := w.ser.Renew(ctx, subs["Soon Weekly"].ID, serials.RenewInput{})
+		if err == nil && (sub.Status != "active" || sub.StartsOn != "2027-04-01" || sub.EndsOn != "2028-03-31" || *sub.RenewalOn != "2028-02-10") {
+			t.Errorf("renewed: %+v", sub)
+		}
+		return err
+	})
+	if got := status("Soon Weekly"); got != "active" {
+		t.Fatalf("after renewal: %s", got)
+	}
 }
