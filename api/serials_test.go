@@ -247,6 +247,20 @@ func TestSerials_SubscriptionLifecycle(t *testing.T) {
 	if g.Body["holdings"] != "v.12 (2027); lacks v.12 no.4" {
 		t.Fatalf("holdings %q", g.Body["holdings"])
 	}
+	// The catalogue shows the statement with the record and its search hit.
+	rec := call(t, s, "GET", "/api/v1/bibs/"+serial, tok, nil)
+	want(t, rec, 200)
+	if h, _ := rec.Body["holdings"].([]any); len(h) != 1 || !strings.HasSuffix(h[0].(string), ", Periodicals: v.12 (2027); lacks v.12 no.4") {
+		t.Fatalf("record holdings: %v", rec.Body["holdings"])
+	}
+	hits := call(t, s, "GET", "/api/v1/search?q=journal+test+results", tok, nil)
+	want(t, hits, 200)
+	if res := hits.Body["results"].([]any); len(res) != 1 || fmt.Sprint(res[0].(map[string]any)["holdings"]) != fmt.Sprint(rec.Body["holdings"]) {
+		t.Fatalf("search hit: %s", hits.Raw)
+	}
+	if _, ok := call(t, s, "GET", "/api/v1/bibs/"+book.Body["id"].(string), tok, nil).Body["holdings"]; ok {
+		t.Fatal("a book has no holdings statement")
+	}
 	m := call(t, s, "GET", "/api/v1/subscriptions/"+sub+"/mfhd", tok, nil)
 	want(t, m, 200)
 	raw := string(m.Raw)

@@ -89,6 +89,7 @@ func (d Deps) withModules() Deps {
 	if d.Serials == nil {
 		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions).SetMailer(d.Notices)
 	}
+	d.Catalog.SetHoldings(d.Serials)
 	return d
 }
 
