@@ -174,21 +174,26 @@ ORDER BY s.vendor_id, b.title, i.expected_on, i.id`, args).Scan(&rows).Error
 		if _, err := s.mail.QueueMail(ctx, m); err != nil {
 			return nil, fmt.Errorf("queue claim to vendor %s: %w", vid, err)
 		}
-		for _, c := range issues {
-			status := IssueClaimed
-			reason := "late"
-			if c.Status == IssueDamaged {
-				status, reason = IssueDamaged, "damaged"
-			}
-			err := db.Exec(`WITH u AS (UPDATE serial_issues SET status = @status, claims = claims + 1, last_claimed_at = @now, updated_at = now()
-				WHERE id = @issue RETURNING claims)
-				INSERT INTO serial_claims (tenant_id, id, issue_id, subscription_id, vendor_id, claim_no, reason, run_date)
-				SELECT app.current_tenant_id(), @id, @issue, @sub, @vendor, u.claims, @reason, CAST(@today AS date) FROM u`,
-				map[string]any{"status": status, "now": now, "issue": c.IssueID, "id": tenants.NewID(), "sub": c.SubscriptionID,
-					"vendor": vid, "reason": reason, "today": day}).Error
-			if err != nil {
-				return nil, fmt.Errorf("record claim of issue %s: %w", c.IssueID, err)
-			}
+		// One statement per vendor: every issue's claim count and status, and
+		// a claim row each (history for vendor performance).
+		issueIDs, claimIDs := make([]string, len(issues)), make([]string, len(issues))
+		for i, c := range issues {
+			issueIDs[i], claimIDs[i] = c.IssueID.String(), tenants.NewID().String()
+		}
+		err := db.Exec(`WITH pairs AS (
+  SELECT * FROM unnest(CAST(@issues AS uuid[]), CAST(@claims AS uuid[])) AS p(issue_id, claim_id)),
+u AS (
+  UPDATE serial_issues i SET status = CASE WHEN i.status = 'damaged' THEN 'damaged' ELSE 'claimed' END,
+    claims = i.claims + 1, last_claimed_at = @now, updated_at = now()
+  FROM pairs WHERE i.id = pairs.issue_id
+  RETURNING i.id, i.subscription_id, i.claims, i.status, pairs.claim_id)
+INSERT INTO serial_claims (tenant_id, id, issue_id, subscription_id, vendor_id, claim_no, reason, run_date)
+SELECT app.current_tenant_id(), u.claim_id, u.id, u.subscription_id, @vendor, u.claims,
+  CASE WHEN u.status = 'damaged' THEN 'damaged' ELSE 'late' END, CAST(@today AS date) FROM u`,
+			map[string]any{"issues": "{" + strings.Join(issueIDs, ",") + "}", "claims": "{" + strings.Join(claimIDs, ",") + "}",
+				"now": now, "vendor": vid, "today": day}).Error
+		if err != nil {
+			return nil, fmt.Errorf("record claims to vendor %s: %w", vid, err)
 		}
 		res.Claimed += len(issues)
 		res.ClaimMails++
