@@ -199,6 +199,8 @@ func TestSerialsClaimCycle(t *testing.T) {
 			{"Alpha Weekly", "weekly-magazine", "2027-01-07", []int{20, 1}, 7, &alpha.ID},
 			{"Beta Quarterly", "quarterly", "2027-01-10", []int{3, 1}, 5, &beta.ID},
 			{"Orphan Annual", "annual", "2027-01-02", []int{1}, 3, nil},
+			// Entered on Dec 31 from a first issue in June: a backfile, never claimed.
+			{"Backfile Monthly", "monthly-journal", "2026-06-05", []int{1, 1}, 10, &alpha.ID},
 		} {
 			rec, err := catalog.BibForm{Title: s.title, Format: catalog.FormatSerial}.Build(time.Now())
 			if err != nil {
@@ -209,7 +211,11 @@ func TestSerialsClaimCycle(t *testing.T) {
 				return err
 			}
 			bib := saved.Bib
-			in := serials.SubscriptionInput{BibID: &bib.ID, BranchID: &branch, StartsOn: str("2027-01-01"), EndsOn: str("2027-12-31"),
+			starts, ends := "2027-01-01", "2027-12-31"
+			if s.title == "Backfile Monthly" {
+				starts, ends = "2026-06-01", "2026-12-31"
+			}
+			in := serials.SubscriptionInput{BibID: &bib.ID, BranchID: &branch, StartsOn: &starts, EndsOn: &ends,
 				PatternID: str(s.pattern), FirstIssue: &serials.FirstIssueInput{ExpectedOn: s.firstOn, Enumeration: s.enum}, GraceDays: &s.grace}
 			if s.vendor != nil {
 				in.VendorID.Set, in.VendorID.V = true, *s.vendor
@@ -316,6 +322,7 @@ func TestSerialsClaimCycle(t *testing.T) {
 	}{
 		{first["Alpha Monthly"], "missing", 2}, {first["Alpha Weekly"], "missing", 2}, {damaged, "damaged", 1},
 		{first["Beta Quarterly"], "received", 1}, {first["Orphan Annual"], "late", 0}, {weekly3, "claimed", 1}, {weekly4, "claimed", 1},
+		{first["Backfile Monthly"], "expected", 0},
 	} {
 		if st, n := w.status(t, c.issue); st != c.status || n != c.claims {
 			t.Errorf("issue %s: %s with %d claims, want %s with %d", c.issue, st, n, c.status, c.claims)

@@ -14,6 +14,9 @@ import (
 	"github.com/stacks-ils/stacks/tenants"
 )
 
+// tenantTZ is the library's time zone in SQL (evaluated once per statement).
+const tenantTZ = `(SELECT timezone FROM tenants WHERE id = app.current_tenant_id())`
+
 // Mail kinds serials queues in the outbox.
 const (
 	MailClaim   = "serial_claim"
@@ -106,17 +109,22 @@ func (s *Service) RunClaims(ctx context.Context, day string) (*ClaimRunResult, e
 		res.IssuesPredicted += n
 	}
 
-	// Late: past the expected date plus the subscription's grace days.
+	// Late: past the expected date plus the subscription's grace days. An
+	// issue whose grace period had ended before the subscription was
+	// entered (a backfile predicted from an old first issue) is not late:
+	// the library receives or marks those by hand instead of claiming years
+	// of issues from the vendor at once.
 	r = db.Exec(`UPDATE serial_issues i SET status = 'late', updated_at = now() FROM subscriptions s
 		WHERE s.tenant_id = i.tenant_id AND s.id = i.subscription_id AND i.status = 'expected' AND s.status <> 'canceled'
-		AND i.expected_on + s.grace_days < CAST(@today AS date)`, args)
+		AND i.expected_on + s.grace_days < CAST(@today AS date)
+		AND i.expected_on + s.grace_days >= (s.created_at AT TIME ZONE `+tenantTZ+`)::date`, args)
 	if r.Error != nil {
 		return nil, fmt.Errorf("mark late issues: %w", r.Error)
 	}
 	res.Late = int(r.RowsAffected)
 
 	// Missing: claimed max_claims times and an interval has passed since.
-	lastClaim := `(i.last_claimed_at AT TIME ZONE (SELECT timezone FROM tenants WHERE id = app.current_tenant_id()))::date`
+	lastClaim := `(i.last_claimed_at AT TIME ZONE ` + tenantTZ + `)::date`
 	r = db.Exec(`UPDATE serial_issues i SET status = 'missing', updated_at = now()
 		WHERE i.status = 'claimed' AND i.claims >= CAST(@max AS integer)
 		AND `+lastClaim+` + CAST(@interval AS integer) <= CAST(@today AS date)`, args)

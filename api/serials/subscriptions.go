@@ -77,7 +77,10 @@ func (s *Service) Create(ctx context.Context, in SubscriptionInput) (*Subscripti
 		return nil, err
 	}
 	tenant, _ := tenants.CurrentTenant(ctx)
-	sub := &Subscription{TenantID: tenant, ID: tenants.NewID(), Copies: 1, Status: SubActive, ItemType: "magazine"}
+	now := s.now()
+	// created_at follows the service clock: the claim run compares it with
+	// issue dates (no claims for issues overdue before the subscription existed).
+	sub := &Subscription{TenantID: tenant, ID: tenants.NewID(), Copies: 1, Status: SubActive, ItemType: "magazine", CreatedAt: now, UpdatedAt: now}
 	if in.BibID == nil {
 		return nil, errs.Field("bib_id", "required", "bib_id is required: the serial's bibliographic record")
 	}
