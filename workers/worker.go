@@ -19,6 +19,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/serials"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -58,6 +59,7 @@ type Worker struct {
 	catalog *catalog.Service
 	circ    *circulation.Service
 	notices *notices.Service
+	billing *billing.Service
 	serials *serials.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
@@ -114,6 +116,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
+	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
+	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
 	w.mux.HandleFunc(TypeSerialsClaims, w.handleSerialsClaims)
 	w.mux.HandleFunc(TypeSerialsClaimsTenant, w.handleSerialsClaimsTenant)
 	return w
