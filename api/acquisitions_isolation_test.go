@@ -91,6 +91,9 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/open", URL: id("/api/v1/purchase-orders/:id/open", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", URL: id("/api/v1/purchase-orders/:id/cancel", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", URL: id("/api/v1/purchase-orders/:id/close", acq("po")), Status: 404},
+		// B's open line is late in 2099: A's list and A's claims run must not see it.
+		{Method: "GET", Path: "/api/v1/po-lines/late", URL: func(*fixture) string { return "/api/v1/po-lines/late?as_of=2099-01-01" }},
+		{Method: "POST", Path: "/api/v1/acquisitions/claims/run", Body: func(*fixture) any { return map[string]any{"as_of": "2099-01-01"} }},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", URL: id("/api/v1/po-lines/:id", acq("line")), Status: 404},
 		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", URL: id("/api/v1/po-lines/:id/receive", acq("line")),
 			Body: func(*fixture) any { return map[string]any{"quantity": 1} }, Status: 404},

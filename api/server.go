@@ -81,7 +81,7 @@ func (d Deps) withModules() Deps {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
 	if d.Acquisitions == nil {
-		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog)
+		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog).SetNotices(d.Notices)
 	}
 	return d
 }

@@ -40,6 +40,9 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/open", Perm: write, Summary: "Open (send) a purchase order: encumbers its funds", Handler: s.poAction(s.OpenPurchaseOrder)},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", Perm: write, Summary: "Cancel a purchase order: releases its encumbrances", Handler: s.poAction(s.CancelPurchaseOrder)},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", Perm: write, Summary: "Close a purchase order: releases what is still encumbered", Handler: s.poAction(s.ClosePurchaseOrder)},
+		// Before /po-lines/:id, which would take "late" for an id.
+		{Method: "GET", Path: "/api/v1/po-lines/late", Perm: read, Summary: "Order lines past their vendor's lead time", Handler: s.handleLate},
+		{Method: "POST", Path: "/api/v1/acquisitions/claims/run", Perm: write, Summary: "Claim late lines now (one mail per vendor per day)", Handler: httpx.Action(ok, opt, s.RunClaims)},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", Perm: read, Summary: "Get a purchase-order line", Handler: httpx.IDGet("order line", s.GetLine)},
 		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", Perm: write, Summary: "Receive copies of a line into the catalogue", Handler: httpx.IDAction("order line", ok, req, s.Receive)},
 		{Method: "GET", Path: "/api/v1/po-lines/:id/items", Perm: read, Summary: "The items a line brought in", Handler: httpx.IDGet("order line", s.lineItemsView)},
@@ -142,4 +145,12 @@ func (s *Service) handleListPOs(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(httpx.NewList(rows, page, func(p PurchaseOrder) uuid.UUID { return p.ID }))
+}
+
+func (s *Service) handleLate(c *fiber.Ctx) error {
+	rows, err := s.LateLines(c.UserContext(), c.Query("as_of"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpx.List[LateLine]{Items: rows})
 }
