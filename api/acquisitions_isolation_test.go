@@ -68,6 +68,8 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "GET", Path: "/api/v1/fiscal-years/:id", URL: id("/api/v1/fiscal-years/:id", acq("fy")), Status: 404},
 		{Method: "PATCH", Path: "/api/v1/fiscal-years/:id", URL: id("/api/v1/fiscal-years/:id", acq("fy")),
 			Body: func(*fixture) any { return map[string]any{"current": false} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/fiscal-years/:id/rollover", URL: id("/api/v1/fiscal-years/:id/rollover", acq("fy")),
+			Body: func(f *fixture) any { return map[string]any{"to_fiscal_year_id": f.Acq["fy"], "dry_run": true} }, Status: 404},
 		{Method: "GET", Path: "/api/v1/funds"},
 		{Method: "GET", Path: "/api/v1/funds", URL: func(f *fixture) string { return "/api/v1/funds?fiscal_year_id=" + f.Acq["fy"] }},
 		{Method: "POST", Path: "/api/v1/funds", Body: func(f *fixture) any {

@@ -305,3 +305,107 @@ func TestAcquisitions_ReceiveInvoicePay(t *testing.T) {
 		t.Fatalf("fund A after close: %v", got)
 	}
 }
+
+// Rollover: a dry run shows the effect and changes nothing; the real run
+// closes the year, carries encumbrances (or releases them) and unspent
+// money into next year's funds, and later payments draw on next year.
+func TestAcquisitions_Rollover(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-roll")
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundA, l.Token, map[string]any{"carry_unspent": true}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundB, l.Token, map[string]any{"encumbrance_rollover": "release"}), 200)
+	mk := func(fund string, price int64) (string, string) {
+		r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+			{"bib": map[string]any{"title": "Roll " + fund[:8]}, "quantity": 2, "unit_price": acqMoney(price, "USD"), "discount_percent": 0,
+				"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}})
+		want(t, r, 201)
+		want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+r.Body["id"].(string)+"/open", l.Token, nil), 200)
+		return r.Body["id"].(string), r.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	}
+	_, lineA := mk(l.FundA, 1000) // 20.00 on A
+	mk(l.FundB, 500)              // 10.00 on B
+	fy2 := call(t, s, "POST", "/api/v1/fiscal-years", l.Token, map[string]any{"code": "FY2028", "starts_on": "2027-07-01", "ends_on": "2028-06-30"})
+	want(t, fy2, 201)
+	next := fy2.Body["id"].(string)
+	a2 := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "ADULT", "name": "Adult books", "fiscal_year_id": next,
+		"allocation": acqMoney(50000, "USD")})
+	want(t, a2, 201)
+	a2ID := a2.Body["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": l.FY}), 422, "invalid_fiscal_year")
+
+	dry := call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next, "dry_run": true})
+	want(t, dry, 200)
+	type eff struct {
+		code                 string
+		created              bool
+		rolled, released, cu int64
+		toAlloc, toEnc       int64
+	}
+	effects := func(r resp) []eff {
+		var out []eff
+		for _, x := range r.Body["funds"].([]any) {
+			m := x.(map[string]any)
+			amt := func(k string) int64 { return int64(m[k].(map[string]any)["amount"].(float64)) }
+			tb := m["to_balances"].(map[string]any)
+			out = append(out, eff{m["code"].(string), m["created"].(bool), amt("rolled_encumbrance"), amt("released_encumbrance"),
+				amt("carried_unspent"), int64(tb["allocated"].(map[string]any)["amount"].(float64)), int64(tb["encumbered"].(map[string]any)["amount"].(float64))})
+		}
+		return out
+	}
+	// A: 20.00 rolls, 1000.00 unspent carries (the encumbrance is released first) onto 500.00;
+	// B: 10.00 released, nothing carried, its successor created empty.
+	wantEff := fmt.Sprint([]eff{{"ADULT", false, 2000, 0, 100000, 150000, 2000}, {"CHILD", true, 0, 1000, 0, 0, 0}})
+	if got := fmt.Sprint(effects(dry)); got != wantEff {
+		t.Fatalf("dry run: %s, want %s", got, wantEff)
+	}
+	if dry.Body["dry_run"] != true || dry.Body["funds"].([]any)[1].(map[string]any)["to_fund_id"] != nil {
+		t.Fatalf("dry run flags: %s", dry.Raw)
+	}
+	// Nothing changed.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 2000, 0, 98000} {
+		t.Fatalf("fund A after dry run: %v", got)
+	}
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{50000, 0, 0, 50000} {
+		t.Fatalf("next year's A after dry run: %v", got)
+	}
+	if fy := call(t, s, "GET", "/api/v1/fiscal-years/"+l.FY, l.Token, nil); fy.Body["closed_at"] != nil {
+		t.Fatalf("dry run closed the year: %s", fy.Raw)
+	}
+	if fl := call(t, s, "GET", "/api/v1/funds?fiscal_year_id="+next, l.Token, nil); len(fl.Body["items"].([]any)) != 1 {
+		t.Fatalf("dry run left funds: %s", fl.Raw)
+	}
+
+	done := call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next})
+	want(t, done, 200)
+	if got := fmt.Sprint(effects(done)); got != wantEff {
+		t.Fatalf("rollover: %s, want %s", got, wantEff)
+	}
+	if done.Body["from"].(map[string]any)["closed_at"] == nil || done.Body["to"].(map[string]any)["current"] != true {
+		t.Fatalf("years: %s", done.Raw)
+	}
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{0, 0, 0, 0} {
+		t.Fatalf("old A: %v", got)
+	}
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 0, 0, 50000} {
+		t.Fatalf("old B: %v", got)
+	}
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{150000, 2000, 0, 148000} {
+		t.Fatalf("new A: %v", got)
+	}
+	want(t, call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next}), 409, "fiscal_year_closed")
+	// The closed year's funds take no new orders.
+	r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}})
+	want(t, r, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+r.Body["id"].(string)+"/open", l.Token, nil), 422, "fiscal_year_closed")
+	// The rolled line is paid from next year's fund.
+	inv := call(t, s, "POST", "/api/v1/invoices", l.Token, map[string]any{"vendor_id": l.Vendor, "number": "R-1", "date": "2027-08-01",
+		"lines": []map[string]any{{"po_line_id": lineA, "quantity": 2, "unit_price": acqMoney(1100, "USD")}}})
+	want(t, inv, 201)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/approve", l.Token, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/pay", l.Token, nil), 200)
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{150000, 0, 2200, 147800} {
+		t.Fatalf("new A after payment: %v", got)
+	}
+}

@@ -26,6 +26,8 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/fiscal-years/:id", Perm: read, Summary: "Get a fiscal year", Handler: httpx.IDGet("fiscal year", s.GetFiscalYear)},
 		{Method: "PATCH", Path: "/api/v1/fiscal-years/:id", Perm: write, Summary: "Change a fiscal year (dates, current flag)", Handler: httpx.IDAction("fiscal year", ok, req, s.UpdateFiscalYear)},
 
+		{Method: "POST", Path: "/api/v1/fiscal-years/:id/rollover", Perm: write, Summary: "Close a fiscal year into the next (dry_run shows the effect)", Handler: httpx.IDAction("fiscal year", ok, req, s.Rollover)},
+
 		{Method: "GET", Path: "/api/v1/funds", Perm: read, Summary: "List funds with their balances", Handler: s.handleListFunds},
 		{Method: "POST", Path: "/api/v1/funds", Perm: write, Summary: "Add a fund with its allocation", Handler: httpx.Action(created, req, s.CreateFund)},
 		{Method: "GET", Path: "/api/v1/funds/:id", Perm: read, Summary: "Get a fund with its balances", Handler: httpx.IDGet("fund", s.GetFund)},
