@@ -409,3 +409,73 @@ func TestAcquisitions_Rollover(t *testing.T) {
 		t.Fatalf("new A after payment: %v", got)
 	}
 }
+
+// Purchase suggestions: a patron's request is accepted and ordered (the
+// order line names it); rejections need a reason; the holds-ratio scan
+// suggests a title with more holds than its copies can serve.
+func TestAcquisitions_Suggestions(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-sugg")
+	patron := func(card string) string {
+		p := call(t, s, "POST", "/api/v1/patrons", l.Token, map[string]any{"card_number": card, "last_name": "Reader " + card,
+			"category": "adult", "home_branch_id": l.MainID, "expires_on": "2099-12-31"})
+		want(t, p, 201)
+		return p.Body["id"].(string)
+	}
+	p1 := patron("S-1")
+	// Any signed-in staff may pass a patron's suggestion on.
+	_, desk := addStaff(t, s, l.library, "desk@"+l.Slug+".example.org", "circulation", l.MainID)
+	sg := call(t, s, "POST", "/api/v1/purchase-suggestions", desk, map[string]any{"patron_id": p1, "title": "The Overstory", "author": "Powers, Richard", "isbn": "0261102214"})
+	want(t, sg, 201)
+	if sg.Body["status"] != "pending" || sg.Body["source"] != "patron" || sg.Body["isbn"] != "9780261102217" {
+		t.Fatalf("suggestion: %s", sg.Raw)
+	}
+	id := sg.Body["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", desk, nil), 403)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions", l.Token, map[string]any{"notes": "something good"}), 422, "required")
+	line := map[string]any{"isbn": "9780261102217", "quantity": 1, "unit_price": acqMoney(2800, "USD"), "branch_id": l.MainID,
+		"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}, "suggestion_id": id}
+	// Not accepted yet: it cannot be ordered.
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{line}}), 422, "suggestion_not_accepted")
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", l.Token, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", l.Token, nil), 409, "invalid_status")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{line}})
+	want(t, po, 201)
+	got := call(t, s, "GET", "/api/v1/purchase-suggestions/"+id, l.Token, nil)
+	if got.Body["status"] != "ordered" || got.Body["po_line_id"] != po.Body["lines"].([]any)[0].(map[string]any)["id"] {
+		t.Fatalf("ordered suggestion: %s", got.Raw)
+	}
+	other := call(t, s, "POST", "/api/v1/purchase-suggestions", l.Token, map[string]any{"title": "Out of scope"})
+	want(t, other, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+other.Body["id"].(string)+"/reject", l.Token, map[string]any{}), 422, "required")
+	rj := call(t, s, "POST", "/api/v1/purchase-suggestions/"+other.Body["id"].(string)+"/reject", l.Token, map[string]any{"reason": "not in our collection policy"})
+	want(t, rj, 200)
+	if rj.Body["status"] != "rejected" || rj.Body["source"] != "staff" {
+		t.Fatalf("rejected: %s", rj.Raw)
+	}
+	// One copy, three holds: a ratio of 3 suggests it; one hold on another title does not.
+	hot := call(t, s, "POST", "/api/v1/bibs", l.Token, map[string]any{"title": "Everyone wants this"})
+	want(t, hot, 201)
+	cold := call(t, s, "POST", "/api/v1/bibs", l.Token, map[string]any{"title": "Quiet shelf"})
+	want(t, cold, 201)
+	for i, b := range []string{hot.Body["id"].(string), cold.Body["id"].(string)} {
+		want(t, call(t, s, "POST", "/api/v1/items", l.Token, map[string]any{"bib_id": b, "barcode": fmt.Sprintf("HR-%d", i), "branch_id": l.MainID}), 201)
+	}
+	for i, b := range []string{hot.Body["id"].(string), hot.Body["id"].(string), hot.Body["id"].(string), cold.Body["id"].(string)} {
+		want(t, call(t, s, "POST", "/api/v1/holds", l.Token, map[string]any{"patron_id": patron(fmt.Sprintf("H-%d", i)), "bib_id": b, "pickup_branch_id": l.MainID}), 201)
+	}
+	fh := call(t, s, "POST", "/api/v1/purchase-suggestions/from-holds", l.Token, map[string]any{"ratio": 3})
+	want(t, fh, 201)
+	items := fh.Body["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["bib_id"] != hot.Body["id"] || items[0].(map[string]any)["notes"] != "3 active holds on 1 usable copies" {
+		t.Fatalf("from holds: %s", fh.Raw)
+	}
+	// Again: the open suggestion is not duplicated.
+	if again := call(t, s, "POST", "/api/v1/purchase-suggestions/from-holds", l.Token, map[string]any{"ratio": 3}); len(again.Body["items"].([]any)) != 0 {
+		t.Fatalf("from holds again: %s", again.Raw)
+	}
+	list := call(t, s, "GET", "/api/v1/purchase-suggestions?status=pending", l.Token, nil)
+	if n := len(list.Body["items"].([]any)); n != 1 {
+		t.Fatalf("%d pending suggestions, want 1: %s", n, list.Raw)
+	}
+}

@@ -57,7 +57,26 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/invoices/:id/approve", Perm: write, Summary: "Approve an invoice for payment", Handler: s.invoiceAction(s.ApproveInvoice)},
 		{Method: "POST", Path: "/api/v1/invoices/:id/pay", Perm: write, Summary: "Pay an invoice: encumbrance becomes expenditure", Handler: s.invoiceAction(s.PayInvoice)},
 		{Method: "POST", Path: "/api/v1/invoices/:id/cancel", Perm: write, Summary: "Cancel an unpaid invoice", Handler: s.invoiceAction(s.CancelInvoice)},
+
+		{Method: "GET", Path: "/api/v1/purchase-suggestions", Perm: read, Summary: "List purchase suggestions", Handler: s.handleListSuggestions},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions", Perm: string(tenants.PermAuthenticated), Summary: "Suggest a title to buy (for a patron or yourself)", Handler: httpx.Action(created, req, s.CreateSuggestion)},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/from-holds", Perm: write, Summary: "Suggest titles whose holds outnumber their copies", Handler: httpx.Action(created, opt, s.SuggestFromHolds)},
+		{Method: "GET", Path: "/api/v1/purchase-suggestions/:id", Perm: read, Summary: "Get a purchase suggestion", Handler: httpx.IDGet("purchase suggestion", s.GetSuggestion)},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/:id/accept", Perm: write, Summary: "Accept a purchase suggestion", Handler: httpx.IDAction("purchase suggestion", ok, opt, s.AcceptSuggestion)},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/:id/reject", Perm: write, Summary: "Reject a purchase suggestion (with the reason)", Handler: httpx.IDAction("purchase suggestion", ok, req, s.RejectSuggestion)},
 	}
+}
+
+func (s *Service) handleListSuggestions(c *fiber.Ctx) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	rows, err := s.ListSuggestions(c.UserContext(), c.Query("status"), page.After, page.Limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpx.NewList(rows, page, func(x Suggestion) uuid.UUID { return x.ID }))
 }
 
 func (s *Service) invoiceAction(fn func(ctx context.Context, id uuid.UUID) (*Invoice, error)) fiber.Handler {
