@@ -94,6 +94,7 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 				"unit_price": acqMoney(1, "USD"), "branch_id": f.A.MainID, "funds": []map[string]any{{"fund_id": f.Acq["fund"], "percent": 100}}}}}
 		}, Status: 422, Code: "invalid_vendor"},
 		{Method: "GET", Path: "/api/v1/purchase-orders/:id", URL: id("/api/v1/purchase-orders/:id", acq("po")), Status: 404},
+		{Method: "GET", Path: "/api/v1/purchase-orders/:id/edifact", URL: id("/api/v1/purchase-orders/:id/edifact", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/open", URL: id("/api/v1/purchase-orders/:id/open", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", URL: id("/api/v1/purchase-orders/:id/cancel", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", URL: id("/api/v1/purchase-orders/:id/close", acq("po")), Status: 404},

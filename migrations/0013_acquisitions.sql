@@ -15,6 +15,8 @@ CREATE TABLE acq_settings (
     skip_processing  boolean NOT NULL DEFAULT false,
     -- The last purchase-order number handed out (PO numbers are 1, 2, ...).
     last_po_number   bigint NOT NULL DEFAULT 0,
+    -- The library's EDI identifier (SAN or GLN) as buyer in EDIFACT orders.
+    edi_id           text NOT NULL DEFAULT '',
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id)
 );

@@ -39,6 +39,7 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/purchase-orders", Perm: read, Summary: "List purchase orders", Handler: s.handleListPOs},
 		{Method: "POST", Path: "/api/v1/purchase-orders", Perm: write, Summary: "Create a draft purchase order with its lines", Handler: httpx.Action(created, req, s.CreatePurchaseOrder)},
 		{Method: "GET", Path: "/api/v1/purchase-orders/:id", Perm: read, Summary: "Get a purchase order with its lines", Handler: httpx.IDGet("purchase order", s.GetPurchaseOrder)},
+		{Method: "GET", Path: "/api/v1/purchase-orders/:id/edifact", Perm: read, Summary: "The order as an EDIFACT ORDERS message", Handler: s.handleEDIFACT},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/open", Perm: write, Summary: "Open (send) a purchase order: encumbers its funds", Handler: s.poAction(s.OpenPurchaseOrder)},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", Perm: write, Summary: "Cancel a purchase order: releases its encumbrances", Handler: s.poAction(s.CancelPurchaseOrder)},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", Perm: write, Summary: "Close a purchase order: releases what is still encumbered", Handler: s.poAction(s.ClosePurchaseOrder)},
@@ -174,4 +175,18 @@ func (s *Service) handleLate(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(httpx.List[LateLine]{Items: rows})
+}
+
+func (s *Service) handleEDIFACT(c *fiber.Ctx) error {
+	id, err := httpx.ParamUUID(c, "id", "purchase order")
+	if err != nil {
+		return err
+	}
+	msg, err := s.EDIFACT(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/EDIFACT")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="order-`+id.String()+`.edi"`)
+	return c.Send(msg)
 }
