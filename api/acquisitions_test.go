@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
@@ -478,4 +479,43 @@ func TestAcquisitions_Suggestions(t *testing.T) {
 	if n := len(list.Body["items"].([]any)); n != 1 {
 		t.Fatalf("%d pending suggestions, want 1: %s", n, list.Raw)
 	}
+}
+
+// Funds belong to a part of the library: staff order and spend only where
+// their role is granted, and a fund pays only for copies going below its
+// owner.
+func TestAcquisitions_BranchScope(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-scope")
+	east := addBranch(t, s, l.Token, map[string]any{"name": "East", "code": "EAST", "parent_id": l.RootID, "kind": "branch"})["id"].(string)
+	_, buyer := addStaff(t, s, l.library, "buyer@"+l.Slug+".example.org", "acquisitions", east)
+	eastFund := call(t, s, "POST", "/api/v1/funds", buyer, map[string]any{"code": "EASTF", "name": "East", "fiscal_year_id": l.FY,
+		"branch_id": east, "allocation": acqMoney(10000, "USD")})
+	want(t, eastFund, 201)
+	// Not at Main, where fund B belongs.
+	want(t, call(t, s, "POST", "/api/v1/funds", buyer, map[string]any{"code": "MAINF", "name": "Main", "fiscal_year_id": l.FY,
+		"branch_id": l.MainID, "allocation": acqMoney(10000, "USD")}), 403)
+	line := func(branch, fund string) map[string]any {
+		return map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1,
+			"unit_price": acqMoney(1000, "USD"), "branch_id": branch, "funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}}
+	}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(l.MainID, l.FundB)), 403, "forbidden")
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(east, l.FundB)), 422, "fund_not_for_branch")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(east, eastFund.Body["id"].(string)))
+	want(t, po, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/open", buyer, nil), 200)
+	// The EDIFACT export of the sent order.
+	e := call(t, s, "GET", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/edifact", buyer, nil)
+	want(t, e, 200)
+	if !strings.HasPrefix(string(e.Raw), "UNA:+.? 'UNB+UNOC:3+") || e.Header.Get("Content-Type") != "application/EDIFACT" {
+		t.Fatalf("edifact: %s %s", e.Header.Get("Content-Type"), e.Raw)
+	}
+	// Receiving happens at the line's branch, which the buyer covers.
+	r := call(t, s, "POST", "/api/v1/po-lines/"+po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)+"/receive", buyer, map[string]any{"quantity": 1})
+	want(t, r, 200)
+	// A read-only colleague sees budgets but cannot move money.
+	_, viewer := addStaff(t, s, l.library, "viewer@"+l.Slug+".example.org", "readonly", l.RootID)
+	want(t, call(t, s, "GET", "/api/v1/funds/"+l.FundA, viewer, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/fund-transfers", viewer, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
+		"amount": acqMoney(1, "USD"), "reason": "x"}), 403)
 }
