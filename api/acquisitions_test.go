@@ -150,6 +150,16 @@ func TestAcquisitions_FundsAndOrders(t *testing.T) {
 	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{90000, 4299, 0, 85701} {
 		t.Fatalf("fund A after transfer: %v", got)
 	}
+	// A child fund: the parent's totals cover its subtree; no cycles.
+	child := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "ADULT-FIC", "name": "Adult fiction", "fiscal_year_id": l.FY,
+		"parent_id": l.FundA, "allocation": acqMoney(20000, "USD")})
+	want(t, child, 201)
+	pa := call(t, s, "GET", "/api/v1/funds/"+l.FundA, l.Token, nil)
+	if tot := pa.Body["totals"].(map[string]any); tot["allocated"].(map[string]any)["amount"].(float64) != 110000 ||
+		tot["available"].(map[string]any)["amount"].(float64) != 105701 {
+		t.Fatalf("parent totals: %s", pa.Raw)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundA, l.Token, map[string]any{"parent_id": child.Body["id"]}), 422, "invalid_parent")
 	// Over-transfer is refused.
 	want(t, call(t, s, "POST", "/api/v1/fund-transfers", l.Token, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
 		"amount": acqMoney(85702, "USD"), "reason": "too much"}), 422, "fund_over_limit")

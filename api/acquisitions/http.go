@@ -30,7 +30,7 @@ func (s *Service) Routes() []httpx.Route {
 
 		{Method: "GET", Path: "/api/v1/funds", Perm: read, Summary: "List funds with their balances", Handler: s.handleListFunds},
 		{Method: "POST", Path: "/api/v1/funds", Perm: write, Summary: "Add a fund with its allocation", Handler: httpx.Action(created, req, s.CreateFund)},
-		{Method: "GET", Path: "/api/v1/funds/:id", Perm: read, Summary: "Get a fund with its balances", Handler: httpx.IDGet("fund", s.GetFund)},
+		{Method: "GET", Path: "/api/v1/funds/:id", Perm: read, Summary: "Get a fund with its balances", Handler: httpx.IDGet("fund", s.FundView)},
 		{Method: "PATCH", Path: "/api/v1/funds/:id", Perm: write, Summary: "Change a fund's settings", Handler: httpx.IDAction("fund", ok, req, s.UpdateFund)},
 		{Method: "GET", Path: "/api/v1/funds/:id/ledger", Perm: read, Summary: "A fund's ledger and balances", Handler: httpx.IDGet("fund", s.FundLedger)},
 		{Method: "POST", Path: "/api/v1/funds/:id/transactions", Perm: write, Summary: "Allocate to (or take back from) a fund, or record a credit", Handler: httpx.IDAction("fund", created, req, s.PostToFund)},
