@@ -529,3 +529,85 @@ func TestAcquisitions_BranchScope(t *testing.T) {
 	want(t, call(t, s, "POST", "/api/v1/fund-transfers", viewer, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
 		"amount": acqMoney(1, "USD"), "reason": "x"}), 403)
 }
+
+// Bad input is a 4xx with a code, never a 500, and writes nothing.
+func TestAcquisitions_BadInput(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-bad")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}})
+	want(t, po, 201)
+	poID := po.Body["id"].(string)
+	lineID := po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/open", l.Token, nil), 200)
+	nobody := "01a21dd1-0000-7000-8000-000000000000"
+	cases := []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X"}, 422, "required"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "discount_percent": 101}, 422, "invalid_discount"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "discount_percent": "ten"}, 400, "invalid_percent"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "email": "not mail"}, 422, "invalid_email"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "contacts": "bob"}, 422, "invalid_contacts"},
+		{"POST", "/api/v1/fiscal-years", map[string]any{"code": "F", "starts_on": "2030-01-01", "ends_on": "2029-01-01"}, 422, "invalid_dates"},
+		{"POST", "/api/v1/fiscal-years", map[string]any{"code": "F", "starts_on": "2030-02-30", "ends_on": "2031-01-01"}, 422, "invalid_date"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": nobody}, 422, "invalid_fiscal_year"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": l.FY, "branch_id": nobody}, 422, "invalid_branch"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": l.FY, "allocation": acqMoney(-5, "USD")}, 422, "invalid_amount"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "ADULT", "name": "N", "fiscal_year_id": l.FY}, 409, "fund_code_taken"},
+		{"PATCH", "/api/v1/funds/" + l.FundA, map[string]any{"allocation": acqMoney(5, "USD")}, 422, "immutable_field"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "expenditure", "amount": acqMoney(5, "USD")}, 422, "invalid_kind"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "allocation", "amount": acqMoney(5, "EUR")}, 422, "currency_mismatch"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "allocation", "amount": acqMoney(-200000, "USD")}, 422, "fund_over_limit"},
+		{"POST", "/api/v1/fund-transfers", map[string]any{"from_fund_id": l.FundA, "to_fund_id": nobody, "amount": acqMoney(1, "USD"), "reason": "r"}, 422, "invalid_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": nobody, "lines": []any{}}, 422, "invalid_vendor"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []any{}}, 422, "invalid_lines"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "required"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "123", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_isbn"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"bib_id": nobody, "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_bib"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 0, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_quantity"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "EUR"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "currency_mismatch"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": nobody, "percent": 100}}}}}, 422, "invalid_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 60}, {"fund_id": l.FundA, "percent": 40}}}}}, 422, "duplicate_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "exchange_rate": -1, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 400, "invalid_exchange_rate"},
+		{"POST", "/api/v1/po-lines/" + lineID + "/receive", map[string]any{"quantity": 0}, 422, "invalid_quantity"},
+		{"POST", "/api/v1/po-lines/" + lineID + "/receive", map[string]any{"barcodes": []string{"bad barcode!"}}, 422, "invalid_barcode"},
+		{"POST", "/api/v1/po-lines/" + nobody + "/receive", map[string]any{"quantity": 1}, 404, ""},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "", "date": "2026-01-01"}, 422, "required"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "yesterday"}, 422, "invalid_date"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines": []map[string]any{{"po_line_id": nobody, "quantity": 1, "unit_price": acqMoney(1, "USD")}}}, 422, "invalid_po_line"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines": []map[string]any{{"po_line_id": lineID, "quantity": 1, "unit_price": acqMoney(100, "USD")}},
+			"adjustments": []map[string]any{{"kind": "bribe", "amount": acqMoney(1, "USD")}}}, 422, "invalid_adjustment"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines": []map[string]any{{"po_line_id": lineID, "quantity": 1, "unit_price": acqMoney(100, "USD")}},
+			"adjustments": []map[string]any{{"kind": "discount", "amount": acqMoney(101, "USD")}}}, 422, "invalid_adjustment"},
+		{"POST", "/api/v1/fiscal-years/" + l.FY + "/rollover", map[string]any{"to_fiscal_year_id": nobody}, 422, "invalid_fiscal_year"},
+		{"GET", "/api/v1/po-lines/late?as_of=soon", nil, 422, "invalid_date"},
+		{"POST", "/api/v1/purchase-suggestions/from-holds", map[string]any{"ratio": 0}, 422, "invalid_ratio"},
+		{"PATCH", "/api/v1/acquisitions/settings", map[string]any{"skip": true}, 400, "unknown_field"},
+	}
+	before := balances(t, s, l.Token, l.FundA)
+	for _, c := range cases {
+		r := call(t, s, c.method, c.path, l.Token, c.body)
+		if r.Status != c.status || (c.code != "" && r.errCode() != c.code) {
+			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Raw, c.status, c.code)
+		}
+	}
+	if after := balances(t, s, l.Token, l.FundA); after != before {
+		t.Fatalf("fund A changed: %v -> %v", before, after)
+	}
+}
