@@ -38,6 +38,7 @@ import (
 	"github.com/stacks-ils/stacks/api/notices/devmail"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/migrations"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/workers"
@@ -117,6 +118,7 @@ type config struct {
 	MetricsToken, ProxyHeader             string
 	SMTPURL, MailFrom                     string
 	AdminToken                            string
+	Billing                               billing.Config
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	NoticesPerMinute, NoticeConcurrency   int
@@ -138,6 +140,8 @@ func loadConfig() (config, error) {
 		SMTPURL:        os.Getenv("SMTP_URL"),
 		MailFrom:       os.Getenv("MAIL_FROM"),
 		AdminToken:     os.Getenv("ADMIN_TOKEN"),
+		Billing: billing.Config{SecretKey: os.Getenv("STRIPE_SECRET_KEY"), WebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
+			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE")},
 	}
 	var err error
 	ints := []struct {
@@ -152,6 +156,7 @@ func loadConfig() (config, error) {
 		{"NOTICES_PER_MINUTE", 120, &c.NoticesPerMinute},
 		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
 		{"MAINTENANCE_HOUR", 2, &c.MaintenanceHour},
+		{"BILLING_GRACE_DAYS", 14, &c.Billing.GraceDays},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -175,6 +180,7 @@ func loadConfig() (config, error) {
 			c.BaseURL = "http://" + c.HTTPAddr
 		}
 	}
+	c.Billing.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c, nil
 }
 
@@ -289,12 +295,22 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
+	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
+	if err != nil {
+		return err
+	}
+	bill.SetEnqueuer(enq)
+	if bill.Enabled() {
+		svc.tenants.SetBilling(bill)
+	} else if serveAPI {
+		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every library has full access")
+	}
 	acq := acquisitions.NewService(svc.tenants, cat).SetNotices(nots)
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetAcquisitions(acq)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetAcquisitions(acq)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -307,7 +323,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Queues: svc.redis,
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, Queues: svc.redis,
 			Acquisitions: acq})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()

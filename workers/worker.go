@@ -18,6 +18,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -57,6 +58,7 @@ type Worker struct {
 	catalog *catalog.Service
 	circ    *circulation.Service
 	notices *notices.Service
+	billing *billing.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
@@ -112,6 +114,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
+	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
+	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
 	return w
 }
 
