@@ -296,8 +296,6 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
-	acq := acquisitions.NewService(svc.tenants, cat)
-	ser := serials.NewService(svc.tenants, cat, acq).SetMailer(nots).SetEnqueuer(enq, log)
 	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
 	if err != nil {
 		return err
@@ -308,11 +306,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	} else if serveAPI {
 		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every library has full access")
 	}
+	acq := acquisitions.NewService(svc.tenants, cat).SetNotices(nots)
+	ser := serials.NewService(svc.tenants, cat, acq).SetMailer(nots).SetEnqueuer(enq, log)
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetSerials(ser)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetAcquisitions(acq).SetSerials(ser)
 		if err := w.Start(); err != nil {
 			return err
 		}

@@ -36,6 +36,9 @@ func acquisitionsFixture(t *testing.T, s *api.Server, f *fixture) {
 	want(t, inv, 201)
 	f.Acq["invoice"] = inv.Body["id"].(string)
 	f.Acq["invoice_line"] = inv.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	sg := call(t, s, "POST", "/api/v1/purchase-suggestions", b.Token, map[string]any{"patron_id": f.PatronID, "title": "B wants this"})
+	want(t, sg, 201)
+	f.Acq["suggestion"] = sg.Body["id"].(string)
 	for _, id := range f.Acq {
 		f.BIDs = append(f.BIDs, id)
 	}
@@ -45,7 +48,8 @@ func acquisitionsFixture(t *testing.T, s *api.Server, f *fixture) {
 func acquisitionsSnapshot(f *fixture) []string {
 	return []string{"/api/v1/vendors/" + f.Acq["vendor"], "/api/v1/fiscal-years/" + f.Acq["fy"], "/api/v1/funds/" + f.Acq["fund"],
 		"/api/v1/funds/" + f.Acq["fund"] + "/ledger", "/api/v1/purchase-orders/" + f.Acq["po"], "/api/v1/po-lines/" + f.Acq["line"],
-		"/api/v1/po-lines/" + f.Acq["line"] + "/items", "/api/v1/acquisitions/settings", "/api/v1/invoices/" + f.Acq["invoice"], "/api/v1/invoices"}
+		"/api/v1/po-lines/" + f.Acq["line"] + "/items", "/api/v1/acquisitions/settings", "/api/v1/invoices/" + f.Acq["invoice"], "/api/v1/invoices",
+		"/api/v1/purchase-suggestions/" + f.Acq["suggestion"], "/api/v1/purchase-suggestions"}
 }
 
 // acquisitionsIsolation probes the acquisitions routes with B's ids.
@@ -68,6 +72,8 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "GET", Path: "/api/v1/fiscal-years/:id", URL: id("/api/v1/fiscal-years/:id", acq("fy")), Status: 404},
 		{Method: "PATCH", Path: "/api/v1/fiscal-years/:id", URL: id("/api/v1/fiscal-years/:id", acq("fy")),
 			Body: func(*fixture) any { return map[string]any{"current": false} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/fiscal-years/:id/rollover", URL: id("/api/v1/fiscal-years/:id/rollover", acq("fy")),
+			Body: func(f *fixture) any { return map[string]any{"to_fiscal_year_id": f.Acq["fy"], "dry_run": true} }, Status: 404},
 		{Method: "GET", Path: "/api/v1/funds"},
 		{Method: "GET", Path: "/api/v1/funds", URL: func(f *fixture) string { return "/api/v1/funds?fiscal_year_id=" + f.Acq["fy"] }},
 		{Method: "POST", Path: "/api/v1/funds", Body: func(f *fixture) any {
@@ -88,9 +94,13 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 				"unit_price": acqMoney(1, "USD"), "branch_id": f.A.MainID, "funds": []map[string]any{{"fund_id": f.Acq["fund"], "percent": 100}}}}}
 		}, Status: 422, Code: "invalid_vendor"},
 		{Method: "GET", Path: "/api/v1/purchase-orders/:id", URL: id("/api/v1/purchase-orders/:id", acq("po")), Status: 404},
+		{Method: "GET", Path: "/api/v1/purchase-orders/:id/edifact", URL: id("/api/v1/purchase-orders/:id/edifact", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/open", URL: id("/api/v1/purchase-orders/:id/open", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/cancel", URL: id("/api/v1/purchase-orders/:id/cancel", acq("po")), Status: 404},
 		{Method: "POST", Path: "/api/v1/purchase-orders/:id/close", URL: id("/api/v1/purchase-orders/:id/close", acq("po")), Status: 404},
+		// B's open line is late in 2099: A's list and A's claims run must not see it.
+		{Method: "GET", Path: "/api/v1/po-lines/late", URL: func(*fixture) string { return "/api/v1/po-lines/late?as_of=2099-01-01" }},
+		{Method: "POST", Path: "/api/v1/acquisitions/claims/run", Body: func(*fixture) any { return map[string]any{"as_of": "2099-01-01"} }},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", URL: id("/api/v1/po-lines/:id", acq("line")), Status: 404},
 		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", URL: id("/api/v1/po-lines/:id/receive", acq("line")),
 			Body: func(*fixture) any { return map[string]any{"quantity": 1} }, Status: 404},
@@ -106,5 +116,14 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "POST", Path: "/api/v1/invoices/:id/approve", URL: id("/api/v1/invoices/:id/approve", acq("invoice")), Status: 404},
 		{Method: "POST", Path: "/api/v1/invoices/:id/pay", URL: id("/api/v1/invoices/:id/pay", acq("invoice")), Status: 404},
 		{Method: "POST", Path: "/api/v1/invoices/:id/cancel", URL: id("/api/v1/invoices/:id/cancel", acq("invoice")), Status: 404},
+		{Method: "GET", Path: "/api/v1/purchase-suggestions"},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions", Body: func(f *fixture) any {
+			return map[string]any{"bib_id": f.BibID, "patron_id": f.APatronID}
+		}, Status: 422, Code: "invalid_bib"},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/from-holds", Body: func(*fixture) any { return map[string]any{"ratio": 1} }, Status: 201},
+		{Method: "GET", Path: "/api/v1/purchase-suggestions/:id", URL: id("/api/v1/purchase-suggestions/:id", acq("suggestion")), Status: 404},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/:id/accept", URL: id("/api/v1/purchase-suggestions/:id/accept", acq("suggestion")), Status: 404},
+		{Method: "POST", Path: "/api/v1/purchase-suggestions/:id/reject", URL: id("/api/v1/purchase-suggestions/:id/reject", acq("suggestion")),
+			Body: func(*fixture) any { return map[string]any{"reason": "x"} }, Status: 404},
 	}
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stacks-ils/stacks/api"
@@ -149,6 +150,16 @@ func TestAcquisitions_FundsAndOrders(t *testing.T) {
 	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{90000, 4299, 0, 85701} {
 		t.Fatalf("fund A after transfer: %v", got)
 	}
+	// A child fund: the parent's totals cover its subtree; no cycles.
+	child := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "ADULT-FIC", "name": "Adult fiction", "fiscal_year_id": l.FY,
+		"parent_id": l.FundA, "allocation": acqMoney(20000, "USD")})
+	want(t, child, 201)
+	pa := call(t, s, "GET", "/api/v1/funds/"+l.FundA, l.Token, nil)
+	if tot := pa.Body["totals"].(map[string]any); tot["allocated"].(map[string]any)["amount"].(float64) != 110000 ||
+		tot["available"].(map[string]any)["amount"].(float64) != 105701 {
+		t.Fatalf("parent totals: %s", pa.Raw)
+	}
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundA, l.Token, map[string]any{"parent_id": child.Body["id"]}), 422, "invalid_parent")
 	// Over-transfer is refused.
 	want(t, call(t, s, "POST", "/api/v1/fund-transfers", l.Token, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
 		"amount": acqMoney(85702, "USD"), "reason": "too much"}), 422, "fund_over_limit")
@@ -303,5 +314,300 @@ func TestAcquisitions_ReceiveInvoicePay(t *testing.T) {
 	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/close", l.Token, nil), 200)
 	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 0, 4490, 95510} {
 		t.Fatalf("fund A after close: %v", got)
+	}
+}
+
+// Rollover: a dry run shows the effect and changes nothing; the real run
+// closes the year, carries encumbrances (or releases them) and unspent
+// money into next year's funds, and later payments draw on next year.
+func TestAcquisitions_Rollover(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-roll")
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundA, l.Token, map[string]any{"carry_unspent": true}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/funds/"+l.FundB, l.Token, map[string]any{"encumbrance_rollover": "release"}), 200)
+	mk := func(fund string, price int64) (string, string) {
+		r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+			{"bib": map[string]any{"title": "Roll " + fund[:8]}, "quantity": 2, "unit_price": acqMoney(price, "USD"), "discount_percent": 0,
+				"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}})
+		want(t, r, 201)
+		want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+r.Body["id"].(string)+"/open", l.Token, nil), 200)
+		return r.Body["id"].(string), r.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	}
+	_, lineA := mk(l.FundA, 1000) // 20.00 on A
+	mk(l.FundB, 500)              // 10.00 on B
+	fy2 := call(t, s, "POST", "/api/v1/fiscal-years", l.Token, map[string]any{"code": "FY2028", "starts_on": "2027-07-01", "ends_on": "2028-06-30"})
+	want(t, fy2, 201)
+	next := fy2.Body["id"].(string)
+	a2 := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "ADULT", "name": "Adult books", "fiscal_year_id": next,
+		"allocation": acqMoney(50000, "USD")})
+	want(t, a2, 201)
+	a2ID := a2.Body["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": l.FY}), 422, "invalid_fiscal_year")
+
+	dry := call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next, "dry_run": true})
+	want(t, dry, 200)
+	type eff struct {
+		code                 string
+		created              bool
+		rolled, released, cu int64
+		toAlloc, toEnc       int64
+	}
+	effects := func(r resp) []eff {
+		var out []eff
+		for _, x := range r.Body["funds"].([]any) {
+			m := x.(map[string]any)
+			amt := func(k string) int64 { return int64(m[k].(map[string]any)["amount"].(float64)) }
+			tb := m["to_balances"].(map[string]any)
+			out = append(out, eff{m["code"].(string), m["created"].(bool), amt("rolled_encumbrance"), amt("released_encumbrance"),
+				amt("carried_unspent"), int64(tb["allocated"].(map[string]any)["amount"].(float64)), int64(tb["encumbered"].(map[string]any)["amount"].(float64))})
+		}
+		return out
+	}
+	// A: 20.00 rolls, 1000.00 unspent carries (the encumbrance is released first) onto 500.00;
+	// B: 10.00 released, nothing carried, its successor created empty.
+	wantEff := fmt.Sprint([]eff{{"ADULT", false, 2000, 0, 100000, 150000, 2000}, {"CHILD", true, 0, 1000, 0, 0, 0}})
+	if got := fmt.Sprint(effects(dry)); got != wantEff {
+		t.Fatalf("dry run: %s, want %s", got, wantEff)
+	}
+	if dry.Body["dry_run"] != true || dry.Body["funds"].([]any)[1].(map[string]any)["to_fund_id"] != nil {
+		t.Fatalf("dry run flags: %s", dry.Raw)
+	}
+	// Nothing changed.
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{100000, 2000, 0, 98000} {
+		t.Fatalf("fund A after dry run: %v", got)
+	}
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{50000, 0, 0, 50000} {
+		t.Fatalf("next year's A after dry run: %v", got)
+	}
+	if fy := call(t, s, "GET", "/api/v1/fiscal-years/"+l.FY, l.Token, nil); fy.Body["closed_at"] != nil {
+		t.Fatalf("dry run closed the year: %s", fy.Raw)
+	}
+	if fl := call(t, s, "GET", "/api/v1/funds?fiscal_year_id="+next, l.Token, nil); len(fl.Body["items"].([]any)) != 1 {
+		t.Fatalf("dry run left funds: %s", fl.Raw)
+	}
+
+	done := call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next})
+	want(t, done, 200)
+	if got := fmt.Sprint(effects(done)); got != wantEff {
+		t.Fatalf("rollover: %s, want %s", got, wantEff)
+	}
+	if done.Body["from"].(map[string]any)["closed_at"] == nil || done.Body["to"].(map[string]any)["current"] != true {
+		t.Fatalf("years: %s", done.Raw)
+	}
+	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{0, 0, 0, 0} {
+		t.Fatalf("old A: %v", got)
+	}
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{50000, 0, 0, 50000} {
+		t.Fatalf("old B: %v", got)
+	}
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{150000, 2000, 0, 148000} {
+		t.Fatalf("new A: %v", got)
+	}
+	want(t, call(t, s, "POST", "/api/v1/fiscal-years/"+l.FY+"/rollover", l.Token, map[string]any{"to_fiscal_year_id": next}), 409, "fiscal_year_closed")
+	// The closed year's funds take no new orders.
+	r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}})
+	want(t, r, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+r.Body["id"].(string)+"/open", l.Token, nil), 422, "fiscal_year_closed")
+	// The rolled line is paid from next year's fund.
+	inv := call(t, s, "POST", "/api/v1/invoices", l.Token, map[string]any{"vendor_id": l.Vendor, "number": "R-1", "date": "2027-08-01",
+		"lines": []map[string]any{{"po_line_id": lineA, "quantity": 2, "unit_price": acqMoney(1100, "USD")}}})
+	want(t, inv, 201)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/approve", l.Token, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/pay", l.Token, nil), 200)
+	if got := balances(t, s, l.Token, a2ID); got != [4]int64{150000, 0, 2200, 147800} {
+		t.Fatalf("new A after payment: %v", got)
+	}
+}
+
+// Purchase suggestions: a patron's request is accepted and ordered (the
+// order line names it); rejections need a reason; the holds-ratio scan
+// suggests a title with more holds than its copies can serve.
+func TestAcquisitions_Suggestions(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-sugg")
+	patron := func(card string) string {
+		p := call(t, s, "POST", "/api/v1/patrons", l.Token, map[string]any{"card_number": card, "last_name": "Reader " + card,
+			"category": "adult", "home_branch_id": l.MainID, "expires_on": "2099-12-31"})
+		want(t, p, 201)
+		return p.Body["id"].(string)
+	}
+	p1 := patron("S-1")
+	// Any signed-in staff may pass a patron's suggestion on.
+	_, desk := addStaff(t, s, l.library, "desk@"+l.Slug+".example.org", "circulation", l.MainID)
+	sg := call(t, s, "POST", "/api/v1/purchase-suggestions", desk, map[string]any{"patron_id": p1, "title": "The Overstory", "author": "Powers, Richard", "isbn": "0261102214"})
+	want(t, sg, 201)
+	if sg.Body["status"] != "pending" || sg.Body["source"] != "patron" || sg.Body["isbn"] != "9780261102217" {
+		t.Fatalf("suggestion: %s", sg.Raw)
+	}
+	id := sg.Body["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", desk, nil), 403)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions", l.Token, map[string]any{"notes": "something good"}), 422, "required")
+	line := map[string]any{"isbn": "9780261102217", "quantity": 1, "unit_price": acqMoney(2800, "USD"), "branch_id": l.MainID,
+		"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}, "suggestion_id": id}
+	// Not accepted yet: it cannot be ordered.
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{line}}), 422, "suggestion_not_accepted")
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", l.Token, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+id+"/accept", l.Token, nil), 409, "invalid_status")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []any{line}})
+	want(t, po, 201)
+	got := call(t, s, "GET", "/api/v1/purchase-suggestions/"+id, l.Token, nil)
+	if got.Body["status"] != "ordered" || got.Body["po_line_id"] != po.Body["lines"].([]any)[0].(map[string]any)["id"] {
+		t.Fatalf("ordered suggestion: %s", got.Raw)
+	}
+	other := call(t, s, "POST", "/api/v1/purchase-suggestions", l.Token, map[string]any{"title": "Out of scope"})
+	want(t, other, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-suggestions/"+other.Body["id"].(string)+"/reject", l.Token, map[string]any{}), 422, "required")
+	rj := call(t, s, "POST", "/api/v1/purchase-suggestions/"+other.Body["id"].(string)+"/reject", l.Token, map[string]any{"reason": "not in our collection policy"})
+	want(t, rj, 200)
+	if rj.Body["status"] != "rejected" || rj.Body["source"] != "staff" {
+		t.Fatalf("rejected: %s", rj.Raw)
+	}
+	// One copy, three holds: a ratio of 3 suggests it; one hold on another title does not.
+	hot := call(t, s, "POST", "/api/v1/bibs", l.Token, map[string]any{"title": "Everyone wants this"})
+	want(t, hot, 201)
+	cold := call(t, s, "POST", "/api/v1/bibs", l.Token, map[string]any{"title": "Quiet shelf"})
+	want(t, cold, 201)
+	for i, b := range []string{hot.Body["id"].(string), cold.Body["id"].(string)} {
+		want(t, call(t, s, "POST", "/api/v1/items", l.Token, map[string]any{"bib_id": b, "barcode": fmt.Sprintf("HR-%d", i), "branch_id": l.MainID}), 201)
+	}
+	for i, b := range []string{hot.Body["id"].(string), hot.Body["id"].(string), hot.Body["id"].(string), cold.Body["id"].(string)} {
+		want(t, call(t, s, "POST", "/api/v1/holds", l.Token, map[string]any{"patron_id": patron(fmt.Sprintf("H-%d", i)), "bib_id": b, "pickup_branch_id": l.MainID}), 201)
+	}
+	fh := call(t, s, "POST", "/api/v1/purchase-suggestions/from-holds", l.Token, map[string]any{"ratio": 3})
+	want(t, fh, 201)
+	items := fh.Body["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["bib_id"] != hot.Body["id"] || items[0].(map[string]any)["notes"] != "3 active holds on 1 usable copies" {
+		t.Fatalf("from holds: %s", fh.Raw)
+	}
+	// Again: the open suggestion is not duplicated.
+	if again := call(t, s, "POST", "/api/v1/purchase-suggestions/from-holds", l.Token, map[string]any{"ratio": 3}); len(again.Body["items"].([]any)) != 0 {
+		t.Fatalf("from holds again: %s", again.Raw)
+	}
+	list := call(t, s, "GET", "/api/v1/purchase-suggestions?status=pending", l.Token, nil)
+	if n := len(list.Body["items"].([]any)); n != 1 {
+		t.Fatalf("%d pending suggestions, want 1: %s", n, list.Raw)
+	}
+}
+
+// Funds belong to a part of the library: staff order and spend only where
+// their role is granted, and a fund pays only for copies going below its
+// owner.
+func TestAcquisitions_BranchScope(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-scope")
+	east := addBranch(t, s, l.Token, map[string]any{"name": "East", "code": "EAST", "parent_id": l.RootID, "kind": "branch"})["id"].(string)
+	_, buyer := addStaff(t, s, l.library, "buyer@"+l.Slug+".example.org", "acquisitions", east)
+	eastFund := call(t, s, "POST", "/api/v1/funds", buyer, map[string]any{"code": "EASTF", "name": "East", "fiscal_year_id": l.FY,
+		"branch_id": east, "allocation": acqMoney(10000, "USD")})
+	want(t, eastFund, 201)
+	// Not at Main, where fund B belongs.
+	want(t, call(t, s, "POST", "/api/v1/funds", buyer, map[string]any{"code": "MAINF", "name": "Main", "fiscal_year_id": l.FY,
+		"branch_id": l.MainID, "allocation": acqMoney(10000, "USD")}), 403)
+	line := func(branch, fund string) map[string]any {
+		return map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1,
+			"unit_price": acqMoney(1000, "USD"), "branch_id": branch, "funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}}
+	}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(l.MainID, l.FundB)), 403, "forbidden")
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(east, l.FundB)), 422, "fund_not_for_branch")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", buyer, line(east, eastFund.Body["id"].(string)))
+	want(t, po, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/open", buyer, nil), 200)
+	// The EDIFACT export of the sent order.
+	e := call(t, s, "GET", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/edifact", buyer, nil)
+	want(t, e, 200)
+	if !strings.HasPrefix(string(e.Raw), "UNA:+.? 'UNB+UNOC:3+") || e.Header.Get("Content-Type") != "application/EDIFACT" {
+		t.Fatalf("edifact: %s %s", e.Header.Get("Content-Type"), e.Raw)
+	}
+	// Receiving happens at the line's branch, which the buyer covers.
+	r := call(t, s, "POST", "/api/v1/po-lines/"+po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)+"/receive", buyer, map[string]any{"quantity": 1})
+	want(t, r, 200)
+	// A read-only colleague sees budgets but cannot move money.
+	_, viewer := addStaff(t, s, l.library, "viewer@"+l.Slug+".example.org", "readonly", l.RootID)
+	want(t, call(t, s, "GET", "/api/v1/funds/"+l.FundA, viewer, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/fund-transfers", viewer, map[string]any{"from_fund_id": l.FundA, "to_fund_id": l.FundB,
+		"amount": acqMoney(1, "USD"), "reason": "x"}), 403)
+}
+
+// Bad input is a 4xx with a code, never a 500, and writes nothing.
+func TestAcquisitions_BadInput(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-bad")
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}})
+	want(t, po, 201)
+	poID := po.Body["id"].(string)
+	lineID := po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+poID+"/open", l.Token, nil), 200)
+	nobody := "01a21dd1-0000-7000-8000-000000000000"
+	cases := []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X"}, 422, "required"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "discount_percent": 101}, 422, "invalid_discount"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "discount_percent": "ten"}, 400, "invalid_percent"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "email": "not mail"}, 422, "invalid_email"},
+		{"POST", "/api/v1/vendors", map[string]any{"code": "X", "name": "X", "currency": "USD", "contacts": "bob"}, 422, "invalid_contacts"},
+		{"POST", "/api/v1/fiscal-years", map[string]any{"code": "F", "starts_on": "2030-01-01", "ends_on": "2029-01-01"}, 422, "invalid_dates"},
+		{"POST", "/api/v1/fiscal-years", map[string]any{"code": "F", "starts_on": "2030-02-30", "ends_on": "2031-01-01"}, 422, "invalid_date"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": nobody}, 422, "invalid_fiscal_year"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": l.FY, "branch_id": nobody}, 422, "invalid_branch"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "N", "name": "N", "fiscal_year_id": l.FY, "allocation": acqMoney(-5, "USD")}, 422, "invalid_amount"},
+		{"POST", "/api/v1/funds", map[string]any{"code": "ADULT", "name": "N", "fiscal_year_id": l.FY}, 409, "fund_code_taken"},
+		{"PATCH", "/api/v1/funds/" + l.FundA, map[string]any{"allocation": acqMoney(5, "USD")}, 422, "immutable_field"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "expenditure", "amount": acqMoney(5, "USD")}, 422, "invalid_kind"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "allocation", "amount": acqMoney(5, "EUR")}, 422, "currency_mismatch"},
+		{"POST", "/api/v1/funds/" + l.FundA + "/transactions", map[string]any{"kind": "allocation", "amount": acqMoney(-200000, "USD")}, 422, "fund_over_limit"},
+		{"POST", "/api/v1/fund-transfers", map[string]any{"from_fund_id": l.FundA, "to_fund_id": nobody, "amount": acqMoney(1, "USD"), "reason": "r"}, 422, "invalid_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": nobody, "lines": []any{}}, 422, "invalid_vendor"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []any{}}, 422, "invalid_lines"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "required"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "123", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_isbn"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"bib_id": nobody, "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_bib"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 0, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "invalid_quantity"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "EUR"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 422, "currency_mismatch"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": nobody, "percent": 100}}}}}, 422, "invalid_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 60}, {"fund_id": l.FundA, "percent": 40}}}}}, 422, "duplicate_fund"},
+		{"POST", "/api/v1/purchase-orders", map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(1, "USD"),
+			"branch_id": l.MainID, "exchange_rate": -1, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}, 400, "invalid_exchange_rate"},
+		{"POST", "/api/v1/po-lines/" + lineID + "/receive", map[string]any{"quantity": 0}, 422, "invalid_quantity"},
+		{"POST", "/api/v1/po-lines/" + lineID + "/receive", map[string]any{"barcodes": []string{"bad barcode!"}}, 422, "invalid_barcode"},
+		{"POST", "/api/v1/po-lines/" + nobody + "/receive", map[string]any{"quantity": 1}, 404, ""},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "", "date": "2026-01-01"}, 422, "required"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "yesterday"}, 422, "invalid_date"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines": []map[string]any{{"po_line_id": nobody, "quantity": 1, "unit_price": acqMoney(1, "USD")}}}, 422, "invalid_po_line"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines":       []map[string]any{{"po_line_id": lineID, "quantity": 1, "unit_price": acqMoney(100, "USD")}},
+			"adjustments": []map[string]any{{"kind": "bribe", "amount": acqMoney(1, "USD")}}}, 422, "invalid_adjustment"},
+		{"POST", "/api/v1/invoices", map[string]any{"vendor_id": l.Vendor, "number": "I", "date": "2026-01-01",
+			"lines":       []map[string]any{{"po_line_id": lineID, "quantity": 1, "unit_price": acqMoney(100, "USD")}},
+			"adjustments": []map[string]any{{"kind": "discount", "amount": acqMoney(101, "USD")}}}, 422, "invalid_adjustment"},
+		{"POST", "/api/v1/fiscal-years/" + l.FY + "/rollover", map[string]any{"to_fiscal_year_id": nobody}, 422, "invalid_fiscal_year"},
+		{"GET", "/api/v1/po-lines/late?as_of=soon", nil, 422, "invalid_date"},
+		{"POST", "/api/v1/purchase-suggestions/from-holds", map[string]any{"ratio": 0}, 422, "invalid_ratio"},
+		{"PATCH", "/api/v1/acquisitions/settings", map[string]any{"skip": true}, 400, "unknown_field"},
+	}
+	before := balances(t, s, l.Token, l.FundA)
+	for _, c := range cases {
+		r := call(t, s, c.method, c.path, l.Token, c.body)
+		if r.Status != c.status || (c.code != "" && r.errCode() != c.code) {
+			t.Errorf("%s %s %v: %d %s, want %d %s", c.method, c.path, c.body, r.Status, r.Raw, c.status, c.code)
+		}
+	}
+	if after := balances(t, s, l.Token, l.FundA); after != before {
+		t.Fatalf("fund A changed: %v -> %v", before, after)
 	}
 }

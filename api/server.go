@@ -94,7 +94,7 @@ func (d Deps) withModules() Deps {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
 	if d.Acquisitions == nil {
-		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog)
+		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog).SetNotices(d.Notices)
 	}
 	if d.Serials == nil {
 		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions).SetMailer(d.Notices)

@@ -15,6 +15,8 @@ CREATE TABLE acq_settings (
     skip_processing  boolean NOT NULL DEFAULT false,
     -- The last purchase-order number handed out (PO numbers are 1, 2, ...).
     last_po_number   bigint NOT NULL DEFAULT 0,
+    -- The library's EDI identifier (SAN or GLN) as buyer in EDIFACT orders.
+    edi_id           text NOT NULL DEFAULT '',
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id)
 );
@@ -322,7 +324,8 @@ ALTER TABLE po_line_funds ENABLE ROW LEVEL SECURITY;
 ALTER TABLE po_line_funds FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON po_line_funds
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
-GRANT SELECT, INSERT ON po_line_funds TO stacks_app;
+-- UPDATE only to move a line's share to next year's fund at rollover.
+GRANT SELECT, INSERT, UPDATE (fund_id) ON po_line_funds TO stacks_app;
 
 ALTER TABLE po_receipts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE po_receipts FORCE ROW LEVEL SECURITY;
@@ -353,7 +356,8 @@ ALTER TABLE po_claims ENABLE ROW LEVEL SECURITY;
 ALTER TABLE po_claims FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON po_claims
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
-GRANT SELECT, INSERT ON po_claims TO stacks_app;
+-- UPDATE only to link a claim to the mail that carried it.
+GRANT SELECT, INSERT, UPDATE (notice_id) ON po_claims TO stacks_app;
 
 ALTER TABLE purchase_suggestions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE purchase_suggestions FORCE ROW LEVEL SECURITY;

@@ -48,14 +48,14 @@ func (w *Worker) handleSerialsClaims(ctx context.Context, _ *asynq.Task) error {
 		if local.Hour() < w.opt.MaintenanceHour {
 			continue
 		}
-		if err := enqueueClaims(ctx, w.client, t.ID, local.Format(time.DateOnly)); err != nil {
+		if err := enqueueSerialClaims(ctx, w.client, t.ID, local.Format(time.DateOnly)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func enqueueClaims(ctx context.Context, c *asynq.Client, tenantID uuid.UUID, day string) error {
+func enqueueSerialClaims(ctx context.Context, c *asynq.Client, tenantID uuid.UUID, day string) error {
 	payload, _ := json.Marshal(tenantPayload{TenantID: tenantID, AsOf: day})
 	_, err := c.EnqueueContext(ctx, asynq.NewTask(TypeSerialsClaimsTenant, payload),
 		asynq.Queue("maintenance"), asynq.TaskID(serials.ClaimTaskID(tenantID, day)),
@@ -66,10 +66,10 @@ func enqueueClaims(ctx context.Context, c *asynq.Client, tenantID uuid.UUID, day
 	return nil
 }
 
-// EnqueueClaims queues a library's claim run for its local date (it
+// EnqueueSerialClaims queues a library's claim run for its local date (it
 // implements serials.Enqueuer); the scheduler uses the same task id.
-func (c *Client) EnqueueClaims(ctx context.Context, tenantID uuid.UUID, day string) error {
-	return enqueueClaims(ctx, c.c, tenantID, day)
+func (c *Client) EnqueueSerialClaims(ctx context.Context, tenantID uuid.UUID, day string) error {
+	return enqueueSerialClaims(ctx, c.c, tenantID, day)
 }
 
 func (w *Worker) handleSerialsClaimsTenant(ctx context.Context, t *asynq.Task) error {

@@ -81,7 +81,7 @@ func (w *claimWorld) run(t *testing.T, day string, mails int) {
 	d, _ := time.Parse(time.DateOnly, day)
 	at := d.Add(18 * time.Hour) // noon in Chicago
 	w.now.Store(&at)
-	if err := w.client.EnqueueClaims(context.Background(), w.tenant, day); err != nil {
+	if err := w.client.EnqueueSerialClaims(context.Background(), w.tenant, day); err != nil {
 		t.Fatal(err)
 	}
 	id := serials.ClaimTaskID(w.tenant, day)
@@ -288,7 +288,7 @@ func TestSerialsClaimCycle(t *testing.T) {
 		return err
 	})
 	// The same day's task again: the task id is taken, it does not run twice.
-	if err := w.client.EnqueueClaims(context.Background(), w.tenant, "2027-01-16"); err != nil {
+	if err := w.client.EnqueueSerialClaims(context.Background(), w.tenant, "2027-01-16"); err != nil {
 		t.Fatal(err)
 	}
 

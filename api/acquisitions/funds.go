@@ -169,6 +169,9 @@ type Fund struct {
 	CreatedAt           time.Time  `json:"created_at"`
 	UpdatedAt           time.Time  `json:"updated_at"`
 	Balances            `gorm:"-"`
+	// Totals are the balances of the fund and every fund below it (same
+	// currency), on GET /funds/{id} of a fund that has children.
+	Totals *Balances `json:"totals,omitempty" gorm:"-"`
 }
 
 // Balances are a fund's derived figures, each a sum over its ledger.
@@ -465,6 +468,43 @@ func (s *Service) GetFund(ctx context.Context, id uuid.UUID) (*Fund, error) {
 		return nil, err
 	}
 	return &l[0], nil
+}
+
+// FundView is GetFund with the totals of the fund's subtree.
+func (s *Service) FundView(ctx context.Context, id uuid.UUID) (*Fund, error) {
+	f, err := s.GetFund(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var subtree []string
+	if err := db.Raw(`WITH RECURSIVE t AS (SELECT id FROM funds WHERE parent_id = ? AND currency = ?
+  UNION ALL SELECT c.id FROM funds c JOIN t ON c.parent_id = t.id WHERE c.currency = ?)
+SELECT id::text FROM t`, id, f.Currency, f.Currency).Scan(&subtree).Error; err != nil {
+		return nil, fmt.Errorf("fund subtree: %w", err)
+	}
+	if len(subtree) == 0 {
+		return f, nil
+	}
+	kids := make([]Fund, len(subtree))
+	for i, x := range subtree {
+		kids[i] = Fund{ID: uuid.MustParse(x), Currency: f.Currency}
+	}
+	if err := withBalances(ctx, kids); err != nil {
+		return nil, err
+	}
+	t := f.Balances
+	for _, k := range kids {
+		t.Allocated.Amount += k.Allocated.Amount
+		t.Encumbered.Amount += k.Encumbered.Amount
+		t.Expended.Amount += k.Expended.Amount
+		t.Available.Amount += k.Available.Amount
+	}
+	f.Totals = &t
+	return f, nil
 }
 
 // FundFilter narrows ListFunds.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -27,7 +28,14 @@ import (
 type Service struct {
 	tenants *tenants.Service
 	catalog *catalog.Service
+	notices *notices.Service
 	now     func() time.Time
+}
+
+// SetNotices connects the outbox that claims go through.
+func (s *Service) SetNotices(n *notices.Service) *Service {
+	s.notices = n
+	return s
 }
 
 // NewService builds the acquisitions service on the catalogue it orders for.

@@ -524,7 +524,7 @@ func (s *Service) OpenPurchaseOrder(ctx context.Context, id uuid.UUID) (*Purchas
 	if err := s.post(ctx, txs); err != nil {
 		return nil, err
 	}
-	if err := db.Exec(`UPDATE purchase_orders SET status = 'open', ordered_at = now(), updated_at = now() WHERE id = ?`, id).Error; err != nil {
+	if err := db.Exec(`UPDATE purchase_orders SET status = 'open', ordered_at = ?, updated_at = now() WHERE id = ?`, s.now(), id).Error; err != nil {
 		return nil, fmt.Errorf("open purchase order: %w", err)
 	}
 	out, err := s.GetPurchaseOrder(ctx, id)

@@ -16,11 +16,14 @@ import (
 // Settings are the library's acquisitions settings.
 type Settings struct {
 	SkipProcessing bool `json:"skip_processing"`
+	// EDIID is the library's SAN or GLN, the buyer in EDIFACT orders.
+	EDIID string `json:"edi_id" gorm:"column:edi_id"`
 }
 
 // SettingsInput is the body of PATCH /api/v1/acquisitions/settings.
 type SettingsInput struct {
-	SkipProcessing *bool `json:"skip_processing"`
+	SkipProcessing *bool   `json:"skip_processing"`
+	EDIID          *string `json:"edi_id"`
 }
 
 // GetSettings returns the library's settings (defaults when never set).
@@ -30,7 +33,8 @@ func (s *Service) GetSettings(ctx context.Context) (*Settings, error) {
 		return nil, err
 	}
 	var out Settings
-	if err := db.Raw(`SELECT coalesce((SELECT skip_processing FROM acq_settings), false) AS skip_processing`).Scan(&out).Error; err != nil {
+	if err := db.Raw(`SELECT coalesce((SELECT skip_processing FROM acq_settings), false) AS skip_processing,
+  coalesce((SELECT edi_id FROM acq_settings), '') AS edi_id`).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("acquisitions settings: %w", err)
 	}
 	return &out, nil
@@ -46,6 +50,16 @@ func (s *Service) UpdateSettings(ctx context.Context, in SettingsInput) (*Settin
 	if in.SkipProcessing != nil {
 		if err := db.Exec(`INSERT INTO acq_settings (tenant_id, skip_processing) VALUES (?, ?)
 ON CONFLICT (tenant_id) DO UPDATE SET skip_processing = EXCLUDED.skip_processing, updated_at = now()`, tenant, *in.SkipProcessing).Error; err != nil {
+			return nil, fmt.Errorf("update acquisitions settings: %w", err)
+		}
+	}
+	if in.EDIID != nil {
+		id := strings.TrimSpace(*in.EDIID)
+		if len(id) > 35 {
+			return nil, errs.Field("edi_id", "invalid_edi_id", "edi_id is a SAN or GLN of at most 35 characters")
+		}
+		if err := db.Exec(`INSERT INTO acq_settings (tenant_id, edi_id) VALUES (?, ?)
+ON CONFLICT (tenant_id) DO UPDATE SET edi_id = EXCLUDED.edi_id, updated_at = now()`, tenant, id).Error; err != nil {
 			return nil, fmt.Errorf("update acquisitions settings: %w", err)
 		}
 	}

@@ -145,7 +145,7 @@ func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
 		return out, nil
 	}
 	if err := tenants.AfterCommit(ctx, func(ctx context.Context) {
-		if err := s.enqueue.EnqueueClaims(ctx, tenant, day); err != nil {
+		if err := s.enqueue.EnqueueSerialClaims(ctx, tenant, day); err != nil {
 			s.log.Error("enqueue serials claims run", "tenant_id", tenant, "date", day, "error", err)
 		}
 	}); err != nil {

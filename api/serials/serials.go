@@ -28,7 +28,7 @@ import (
 // Enqueuer hands a library's claim run to the workers (the same
 // deterministic task id as the nightly run).
 type Enqueuer interface {
-	EnqueueClaims(ctx context.Context, tenantID uuid.UUID, date string) error
+	EnqueueSerialClaims(ctx context.Context, tenantID uuid.UUID, date string) error
 }
 
 // Service is the serials module.
