@@ -104,6 +104,7 @@ func acquisitionsIsolation(id func(string, func(*fixture) string) func(*fixture)
 		{Method: "GET", Path: "/api/v1/po-lines/:id", URL: id("/api/v1/po-lines/:id", acq("line")), Status: 404},
 		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", URL: id("/api/v1/po-lines/:id/receive", acq("line")),
 			Body: func(*fixture) any { return map[string]any{"quantity": 1} }, Status: 404},
+		{Method: "POST", Path: "/api/v1/po-lines/:id/cancel", URL: id("/api/v1/po-lines/:id/cancel", acq("line")), Status: 404},
 		{Method: "GET", Path: "/api/v1/po-lines/:id/items", URL: id("/api/v1/po-lines/:id/items", acq("line")), Status: 404},
 		{Method: "GET", Path: "/api/v1/acquisitions/settings"},
 		{Method: "PATCH", Path: "/api/v1/acquisitions/settings", Body: func(*fixture) any { return map[string]any{"skip_processing": true} }},

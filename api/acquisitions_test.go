@@ -182,6 +182,30 @@ func TestAcquisitions_FundsAndOrders(t *testing.T) {
 	if got := balances(t, s, l.Token, eur.Body["id"].(string)); got != [4]int64{10000, 923, 0, 9077} {
 		t.Fatalf("euro fund: %v", got)
 	}
+	// One line of an order canceled: its encumbrance comes back, the order stays open.
+	two := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"bib_id": l0["bib_id"], "quantity": 1, "unit_price": acqMoney(1000, "USD"), "discount_percent": 0, "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundB, "percent": 100}}},
+		{"bib_id": l0["bib_id"], "quantity": 2, "unit_price": acqMoney(700, "USD"), "discount_percent": 0, "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": l.FundB, "percent": 100}}}}})
+	want(t, two, 201)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+two.Body["id"].(string)+"/open", l.Token, nil), 200)
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{60000, 3598 + 1000 + 1400, 0, 56402 - 2400} {
+		t.Fatalf("fund B with two lines: %v", got)
+	}
+	second := two.Body["lines"].([]any)[1].(map[string]any)["id"].(string)
+	cl := call(t, s, "POST", "/api/v1/po-lines/"+second+"/cancel", l.Token, nil)
+	want(t, cl, 200)
+	if cl.Body["status"] != "canceled" || cl.Body["funds"].([]any)[0].(map[string]any)["encumbered"].(map[string]any)["amount"].(float64) != 0 {
+		t.Fatalf("canceled line: %s", cl.Raw)
+	}
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+second+"/cancel", l.Token, nil), 409, "invalid_status")
+	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{60000, 3598 + 1000, 0, 56402 - 1000} {
+		t.Fatalf("fund B after line cancel: %v", got)
+	}
+	if g := call(t, s, "GET", "/api/v1/purchase-orders/"+two.Body["id"].(string), l.Token, nil); g.Body["status"] != "open" {
+		t.Fatalf("order after one line canceled: %s", g.Body["status"])
+	}
 	// Bad distributions.
 	bad := map[string]any{"bib_id": l0["bib_id"], "quantity": 1, "unit_price": acqMoney(100, "USD"), "branch_id": l.MainID,
 		"funds": []map[string]any{{"fund_id": l.FundA, "percent": 50}}}

@@ -48,6 +48,9 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/acquisitions/claims/run", Perm: write, Summary: "Claim late lines now (one mail per vendor per day)", Handler: httpx.Action(ok, opt, s.RunClaims)},
 		{Method: "GET", Path: "/api/v1/po-lines/:id", Perm: read, Summary: "Get a purchase-order line", Handler: httpx.IDGet("order line", s.GetLine)},
 		{Method: "POST", Path: "/api/v1/po-lines/:id/receive", Perm: write, Summary: "Receive copies of a line into the catalogue", Handler: httpx.IDAction("order line", ok, req, s.Receive)},
+		{Method: "POST", Path: "/api/v1/po-lines/:id/cancel", Perm: write, Summary: "Cancel the rest of a line: releases its encumbrance", Handler: httpx.IDAction("order line", ok, opt, func(ctx context.Context, id uuid.UUID, _ struct{}) (*POLine, error) {
+			return s.CancelLine(ctx, id)
+		})},
 		{Method: "GET", Path: "/api/v1/po-lines/:id/items", Perm: read, Summary: "The items a line brought in", Handler: httpx.IDGet("order line", s.lineItemsView)},
 		{Method: "GET", Path: "/api/v1/acquisitions/settings", Perm: read, Summary: "Acquisitions settings", Handler: httpx.Action(ok, opt, func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
 		{Method: "PATCH", Path: "/api/v1/acquisitions/settings", Perm: write, Summary: "Change acquisitions settings", Handler: httpx.Action(ok, req, s.UpdateSettings)},

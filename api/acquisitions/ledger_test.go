@@ -249,11 +249,48 @@ func TestLedgerInvariant_RandomSequence(t *testing.T) {
 				ml.paid += x.qty
 			}
 			counts["paid"]++
-		case action < 9: // cancel (nothing received) or close an order
+		case action < 9: // cancel (nothing received) or close an order, or cancel one line
 			if len(pos) == 0 {
 				continue
 			}
 			p := pos[rng.IntN(len(pos))]
+			if (p.status == "open" || p.status == "partially_received") && rng.IntN(3) == 0 {
+				var open []*mline
+				for _, ml := range p.lines {
+					if ml.status == "open" {
+						open = append(open, ml)
+					}
+				}
+				if len(open) == 0 {
+					continue
+				}
+				ml := open[rng.IntN(len(open))]
+				l.tx(t, func(ctx context.Context) error { _, err := l.svc.CancelLine(ctx, ml.id); return err })
+				for fi := range ml.open {
+					ml.open[fi] = 0
+				}
+				ml.status = "canceled"
+				if ml.received > 0 {
+					ml.status = "closed"
+				}
+				anyOpen, anyReceived := false, false
+				for _, x := range p.lines {
+					anyOpen = anyOpen || x.status == "open"
+					anyReceived = anyReceived || x.received > 0
+				}
+				switch {
+				case anyOpen && anyReceived:
+					p.status = "partially_received"
+				case anyOpen:
+					p.status = "open"
+				case anyReceived:
+					p.status = "received"
+				default:
+					p.status = "canceled"
+				}
+				counts["line_canceled"]++
+				continue
+			}
 			nothing := true
 			for _, ml := range p.lines {
 				if ml.received > 0 {

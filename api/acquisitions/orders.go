@@ -656,3 +656,55 @@ func (s *Service) GetLine(ctx context.Context, id uuid.UUID) (*POLine, error) {
 	}
 	return &lines[0], nil
 }
+
+// CancelLine ends one line of an open order: what its funds still hold for
+// it is released; a line nothing of which arrived is canceled, one that is
+// partly received is closed (the rest will not come). The order's status
+// follows its lines.
+func (s *Service) CancelLine(ctx context.Context, id uuid.UUID) (*POLine, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	peek, err := tenants.Find[POLine](ctx, "no order line with this id", "id = ?", id)
+	if err != nil {
+		return nil, err
+	}
+	po, err := lockPO(ctx, peek.POID)
+	if err != nil {
+		return nil, err
+	}
+	if po.Status != POStatusOpen && po.Status != POStatusPartiallyReceived {
+		return nil, errs.E(errs.Conflict, "invalid_status", "lines of open orders only; order "+po.Number+" is "+po.Status)
+	}
+	if err := db.Exec(`SELECT 1 FROM po_lines WHERE id = ? FOR UPDATE`, id).Error; err != nil {
+		return nil, fmt.Errorf("lock po line: %w", err)
+	}
+	l, err := s.GetLine(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if l.Status != "open" {
+		return nil, errs.E(errs.Conflict, "invalid_status", "this line is "+l.Status)
+	}
+	if err := s.releaseOpen(ctx, []POLine{*l}, fmt.Sprintf("order %s line %d canceled", po.Number, l.LineNo)); err != nil {
+		return nil, err
+	}
+	to := POStatusCanceled
+	if l.ReceivedQuantity > 0 {
+		to = POStatusClosed
+	}
+	if err := db.Exec(`UPDATE po_lines SET status = ?, updated_at = now() WHERE id = ?`, to, id).Error; err != nil {
+		return nil, fmt.Errorf("cancel po line: %w", err)
+	}
+	// The order: nothing left open -> received if anything arrived, else canceled.
+	if err := db.Exec(`UPDATE purchase_orders o SET updated_at = now(), status = CASE
+  WHEN EXISTS (SELECT 1 FROM po_lines WHERE po_id = o.id AND status = 'open')
+    THEN CASE WHEN EXISTS (SELECT 1 FROM po_lines WHERE po_id = o.id AND received_quantity > 0) THEN 'partially_received' ELSE 'open' END
+  WHEN EXISTS (SELECT 1 FROM po_lines WHERE po_id = o.id AND received_quantity > 0) THEN 'received'
+  ELSE 'canceled' END
+WHERE id = ?`, po.ID).Error; err != nil {
+		return nil, fmt.Errorf("update purchase order: %w", err)
+	}
+	return s.GetLine(ctx, id)
+}

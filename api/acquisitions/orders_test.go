@@ -154,3 +154,50 @@ func TestOpen_ConcurrentLastMoney(t *testing.T) {
 		}
 	}
 }
+
+// Twenty orders of 10.00 race for a fund of 100.00: exactly ten open.
+func TestOpen_TwentyRaceForTen(t *testing.T) {
+	l := newLib(t)
+	vendor, funds := l.budget(t, 10000)
+	bib := l.bib(t, "Crowd")
+	pos := make([]uuid.UUID, 20)
+	for i := range pos {
+		l.tx(t, func(ctx context.Context) error {
+			po, err := l.svc.CreatePurchaseOrder(ctx, POInput{VendorID: vendor, Lines: []LineInput{l.line(bib, 1, 1000, FundShare{funds[0], 10000})}})
+			if err == nil {
+				pos[i] = po.ID
+			}
+			return err
+		})
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	opened, refused := 0, 0
+	start := make(chan struct{})
+	for _, id := range pos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			err := l.try(func(ctx context.Context) error { _, err := l.svc.OpenPurchaseOrder(ctx, id); return err })
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				opened++
+			case errs.As(err) != nil && errs.As(err).Code == "fund_over_limit":
+				refused++
+			default:
+				t.Errorf("open: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if opened != 10 || refused != 10 {
+		t.Fatalf("%d opened, %d refused; want 10 and 10", opened, refused)
+	}
+	if f := l.fund(t, funds[0]); f.Encumbered.Amount != 10000 || f.Available.Amount != 0 {
+		t.Fatalf("fund: %+v", f.Balances)
+	}
+}
