@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,11 @@ func (s *Service) RunClaims(ctx context.Context, day string) (*ClaimRunResult, e
 		return nil, err
 	}
 	res := &ClaimRunResult{Date: day}
+	// One run at a time per library (two days' runs started together would
+	// otherwise claim the same issues twice).
+	if err := db.Exec(`SELECT pg_advisory_xact_lock(hashtextextended('serials:claims:' || app.current_tenant_id()::text, 0))`).Error; err != nil {
+		return nil, fmt.Errorf("serials claim lock: %w", err)
+	}
 	args := map[string]any{"today": day, "notice": st.RenewalNoticeDays, "interval": st.ClaimIntervalDays, "max": st.MaxClaims}
 
 	// Subscriptions: expired, then expiring (the renewal digest lists these).
@@ -178,30 +184,47 @@ ORDER BY s.vendor_id, b.title, i.expected_on, i.id`, args).Scan(&rows).Error
 			res.Unclaimable += len(issues)
 			continue
 		}
-		m := claimMail(library, v, issues, day)
-		if _, err := s.mail.QueueMail(ctx, m); err != nil {
-			return nil, fmt.Errorf("queue claim to vendor %s: %w", vid, err)
-		}
 		// One statement per vendor: every issue's claim count and status, and
-		// a claim row each (history for vendor performance).
-		issueIDs, claimIDs := make([]string, len(issues)), make([]string, len(issues))
+		// a claim row each (history for vendor performance). An issue whose
+		// status or count changed since it was read (received at the desk
+		// meanwhile) is left out, and the mail names only what was claimed.
+		issueIDs, claimIDs, counts := make([]string, len(issues)), make([]string, len(issues)), make([]string, len(issues))
 		for i, c := range issues {
-			issueIDs[i], claimIDs[i] = c.IssueID.String(), tenants.NewID().String()
+			issueIDs[i], claimIDs[i], counts[i] = c.IssueID.String(), tenants.NewID().String(), strconv.Itoa(c.Claims)
 		}
-		err := db.Exec(`WITH pairs AS (
-  SELECT * FROM unnest(CAST(@issues AS uuid[]), CAST(@claims AS uuid[])) AS p(issue_id, claim_id)),
+		var claimed []struct{ IssueID uuid.UUID }
+		err := db.Raw(`WITH pairs AS (
+  SELECT * FROM unnest(CAST(@issues AS uuid[]), CAST(@claims AS uuid[]), CAST(@counts AS integer[])) AS p(issue_id, claim_id, seen_claims)),
 u AS (
   UPDATE serial_issues i SET status = CASE WHEN i.status = 'damaged' THEN 'damaged' ELSE 'claimed' END,
     claims = i.claims + 1, last_claimed_at = @now, updated_at = now()
-  FROM pairs WHERE i.id = pairs.issue_id
+  FROM pairs WHERE i.id = pairs.issue_id AND i.claims = pairs.seen_claims AND i.status IN ('late', 'claimed', 'damaged')
   RETURNING i.id, i.subscription_id, i.claims, i.status, pairs.claim_id)
 INSERT INTO serial_claims (tenant_id, id, issue_id, subscription_id, vendor_id, claim_no, reason, run_date)
 SELECT app.current_tenant_id(), u.claim_id, u.id, u.subscription_id, @vendor, u.claims,
-  CASE WHEN u.status = 'damaged' THEN 'damaged' ELSE 'late' END, CAST(@today AS date) FROM u`,
+  CASE WHEN u.status = 'damaged' THEN 'damaged' ELSE 'late' END, CAST(@today AS date) FROM u
+RETURNING issue_id`,
 			map[string]any{"issues": "{" + strings.Join(issueIDs, ",") + "}", "claims": "{" + strings.Join(claimIDs, ",") + "}",
-				"now": now, "vendor": vid, "today": day}).Error
+				"counts": "{" + strings.Join(counts, ",") + "}", "now": now, "vendor": vid, "today": day}).Scan(&claimed).Error
 		if err != nil {
 			return nil, fmt.Errorf("record claims to vendor %s: %w", vid, err)
+		}
+		done := map[uuid.UUID]bool{}
+		for _, c := range claimed {
+			done[c.IssueID] = true
+		}
+		kept := issues[:0]
+		for _, c := range issues {
+			if done[c.IssueID] {
+				kept = append(kept, c)
+			}
+		}
+		issues = kept
+		if len(issues) == 0 {
+			continue
+		}
+		if _, err := s.mail.QueueMail(ctx, claimMail(library, v, issues, day)); err != nil {
+			return nil, fmt.Errorf("queue claim to vendor %s: %w", vid, err)
 		}
 		res.Claimed += len(issues)
 		res.ClaimMails++
