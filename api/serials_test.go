@@ -241,6 +241,14 @@ func TestSerials_SubscriptionLifecycle(t *testing.T) {
 	}
 	want(t, call(t, s, "DELETE", "/api/v1/routing-lists/"+rl.Body["id"].(string), tok, nil), 409, "routing_list_in_use")
 
+	// The desk's cross-subscription list.
+	miss := call(t, s, "GET", "/api/v1/serial-issues?status=missing", tok, nil)
+	want(t, miss, 200)
+	if l := items(miss); len(l) != 1 || l[0]["id"] != no4 || l[0]["title"] != "Journal of Test Results" || l[0]["branch_id"] != lib.MainID {
+		t.Fatalf("missing list: %s", miss.Raw)
+	}
+	want(t, call(t, s, "GET", "/api/v1/serial-issues?status=lost", tok, nil), 400, "bad_query")
+
 	// Holdings and MFHD: received no.1-3, damaged no.5 and no.7 held; no.4
 	// lacking; no.6 never published.
 	g = call(t, s, "GET", "/api/v1/subscriptions/"+sub, tok, nil)

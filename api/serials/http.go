@@ -50,6 +50,7 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/subscriptions/:id/renew", Perm: write, Summary: "Renew for the next period", Handler: httpx.IDAction("subscription", ok, opt, s.Renew)},
 		{Method: "GET", Path: "/api/v1/subscriptions/:id/mfhd", Perm: read, Summary: "The subscription as MARC holdings fields 853/863 (MARC-in-JSON fields)", Handler: httpx.IDGet("subscription", s.MFHD)},
 
+		{Method: "GET", Path: "/api/v1/serial-issues", Perm: read, Summary: "Issues across subscriptions (status, vendor_id, branch_id): the late and claimed list", Handler: s.handleAllIssues},
 		{Method: "GET", Path: "/api/v1/serial-issues/:id", Perm: read, Summary: "Get a serial issue", Handler: httpx.IDGet("serial issue", s.GetIssue)},
 		{Method: "POST", Path: "/api/v1/serial-issues/:id/receive", Perm: write, Summary: "Check an issue in (optionally as an item with a barcode)", Handler: httpx.IDAction("serial issue", ok, opt, s.Receive)},
 		{Method: "POST", Path: "/api/v1/serial-issues/:id/missing", Perm: write, Summary: "Give an issue up as missing", Handler: httpx.IDAction("serial issue", ok, opt, s.MarkMissing)},
@@ -161,4 +162,23 @@ func (s *Service) handleDeleteRoutingList(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Service) handleAllIssues(c *fiber.Ctx) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	f := AllIssuesFilter{Status: strings.Clone(c.Query("status")), After: page.After, Limit: page.Limit}
+	if f.VendorID, err = httpx.QueryUUID(c, "vendor_id"); err != nil {
+		return err
+	}
+	if f.BranchID, err = httpx.QueryUUID(c, "branch_id"); err != nil {
+		return err
+	}
+	rows, err := s.AllIssues(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(httpx.NewList(rows, page, func(v IssueView) uuid.UUID { return v.ID }))
 }

@@ -305,3 +305,54 @@ func (s *Service) GetIssue(ctx context.Context, id uuid.UUID) (*Issue, error) {
 	}
 	return iss.fill(), nil
 }
+
+// IssueView is an issue with its subscription's title, vendor and branch
+// (the cross-subscription list).
+type IssueView struct {
+	Issue
+	Title    string     `json:"title" gorm:"->;-:migration"`
+	VendorID *uuid.UUID `json:"vendor_id" gorm:"->;-:migration"`
+	BranchID uuid.UUID  `json:"branch_id" gorm:"->;-:migration"`
+}
+
+// AllIssuesFilter narrows AllIssues.
+type AllIssuesFilter struct {
+	Status   string
+	VendorID *uuid.UUID
+	BranchID *uuid.UUID
+	After    uuid.UUID
+	Limit    int
+}
+
+// AllIssues lists issues across subscriptions (the late and claimed list of
+// the serials desk), in id order for the keyset cursor.
+func (s *Service) AllIssues(ctx context.Context, f AllIssuesFilter) ([]IssueView, error) {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q, args := `SELECT i.*, b.title, s.vendor_id, s.branch_id FROM serial_issues i
+JOIN subscriptions s ON s.tenant_id = i.tenant_id AND s.id = i.subscription_id
+JOIN bibs b ON b.tenant_id = s.tenant_id AND b.id = s.bib_id
+WHERE i.id > ?`, []any{f.After}
+	if f.Status != "" {
+		if !slices.Contains(IssueStatuses, f.Status) {
+			return nil, errs.E(errs.BadRequest, "bad_query", "status is one of "+strings.Join(IssueStatuses, ", ")).WithDetails(map[string]any{"field": "status"})
+		}
+		q, args = q+` AND i.status = ?`, append(args, f.Status)
+	}
+	if f.VendorID != nil {
+		q, args = q+` AND s.vendor_id = ?`, append(args, *f.VendorID)
+	}
+	if f.BranchID != nil {
+		q, args = q+` AND s.branch_id = ?`, append(args, *f.BranchID)
+	}
+	var rows []IssueView
+	if err := db.Raw(q+` ORDER BY i.id LIMIT ?`, append(args, f.Limit+1)...).Scan(&rows).Error; err != nil {
+		return nil, fmt.Errorf("list issues: %w", err)
+	}
+	for i := range rows {
+		rows[i].fill()
+	}
+	return rows, nil
+}
