@@ -156,6 +156,7 @@ func loadConfig() (config, error) {
 		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
 		{"MAINTENANCE_HOUR", 2, &c.MaintenanceHour},
 		{"BILLING_GRACE_DAYS", 14, &c.Billing.GraceDays},
+		{"BILLING_RETENTION_DAYS", 90, &c.Billing.RetentionDays},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {

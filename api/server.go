@@ -23,6 +23,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/exports"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
@@ -143,6 +144,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
 	routes = append(routes, d.Billing.Routes()...)
+	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
 	s.mount(routes)
 	return s
 }
