@@ -140,7 +140,8 @@ func loadConfig() (config, error) {
 		MailFrom:       os.Getenv("MAIL_FROM"),
 		AdminToken:     os.Getenv("ADMIN_TOKEN"),
 		Billing: billing.Config{SecretKey: os.Getenv("STRIPE_SECRET_KEY"), WebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
-			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE")},
+			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE"),
+			PortalURL: os.Getenv("BILLING_PORTAL_URL")},
 	}
 	var err error
 	ints := []struct {

@@ -41,7 +41,13 @@ func (s *Service) mailOwners(ctx context.Context, kind, key, subject, text strin
 	return nil
 }
 
-func (s *Service) billingPage() string { return s.cfg.BaseURL + "/billing" }
+// billingPage is where billing mail sends the library's owners.
+func (s *Service) billingPage() string {
+	if s.cfg.PortalURL != "" {
+		return s.cfg.PortalURL
+	}
+	return s.cfg.BaseURL + "/billing"
+}
 
 // mailTransitions writes the mail an event calls for.
 func (s *Service) mailTransitions(ctx context.Context, t EventTask, before, after *Account) error {

@@ -28,6 +28,11 @@ type Config struct {
 	GraceDays     int    // BILLING_GRACE_DAYS: full access after a failed payment (default 14)
 	RetentionDays int    // BILLING_RETENTION_DAYS: a canceled library's data is kept this long, then deleted (default 90)
 	BaseURL       string // where Checkout and the portal send the library back
+	// PortalURL is the Stripe customer portal's login link
+	// (BILLING_PORTAL_URL, https://billing.stripe.com/p/login/...): billing
+	// mail links to it, since portal sessions expire within minutes.
+	// Empty: BASE_URL/billing, the staff app's billing page.
+	PortalURL string
 }
 
 // Enqueuer hands webhook events and quantity changes to the workers.
