@@ -35,6 +35,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/notices/devmail"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/billing"
@@ -296,6 +297,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
+	op := opac.NewService(svc.pool, circ, pat, cfg.BaseURL, log)
+	nots.SetLinks(op)
 	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
 	if err != nil {
 		return err
@@ -310,7 +313,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -323,7 +326,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, Queues: svc.redis})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

@@ -75,12 +75,16 @@ func (s *Service) QueueVerification(ctx context.Context, v patrons.Verification)
 	if err != nil {
 		return err
 	}
-	var lib string
-	if err := db.Raw("SELECT name FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
+	var lib struct{ Name, Slug string }
+	if err := db.Raw("SELECT name, slug FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
 		return fmt.Errorf("library name: %w", err)
 	}
+	verify := ""
+	if s.links != nil {
+		verify = s.links.VerifyURL(lib.Slug, v.Code)
+	}
 	_, err = s.Queue(ctx, Draft{PatronID: v.PatronID, Kind: KindVerification, DedupeKey: v.Code[:16], To: v.Email,
-		Data: Data{Library: lib, Code: v.Code, Patron: PatronData{FirstName: v.FirstName, LastName: v.LastName,
+		Data: Data{Library: lib.Name, Code: v.Code, VerifyURL: verify, Patron: PatronData{FirstName: v.FirstName, LastName: v.LastName,
 			CardNumber: v.CardNumber, Name: strings.TrimSpace(v.FirstName + " " + v.LastName)}}})
 	return err
 }

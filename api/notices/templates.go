@@ -27,6 +27,8 @@ import (
 //	.Date               the library's local date of the notice
 //	.Balance .Threshold fines: what the patron owes and the limit, e.g. "12.50 USD"
 //	.Code               verification: the code that confirms the address
+//	.VerifyURL          verification: a link that confirms it in one click
+//	.RenewURL           due_soon: a link to the patron's page that renews their loans (when any can be renewed)
 type Data struct {
 	Library string
 	Patron  PatronData
@@ -37,7 +39,10 @@ type Data struct {
 	// fines: what the patron owes and the limit that blocks borrowing.
 	Balance, Threshold string
 	// verification: the code that confirms a self-registered patron's address.
-	Code string
+	Code      string
+	VerifyURL string
+	// due_soon: the patron's one-click renew page.
+	RenewURL string
 }
 
 // PatronData is the patron in a notice.
@@ -109,7 +114,8 @@ These items are due soon:
 {{range .Items}}
   - {{.Title}} ({{.Barcode}}), due {{.Due}}{{if .CanRenew}} - you can renew it{{else}} - it cannot be renewed{{end}}{{end}}
 
-Renew online or at any branch, or bring them back by their due date.
+{{if .RenewURL}}Renew them online: {{.RenewURL}}
+or at any branch{{else}}Renew them at any branch{{end}}, or bring them back by their due date.
 
 {{.Library}}
 `},
@@ -117,7 +123,11 @@ Renew online or at any branch, or bring them back by their due date.
 
 Thank you for registering with {{.Library}}. Your card number is {{.Patron.CardNumber}}.
 
-To confirm this email address, enter this code where you registered:
+To confirm this email address, {{if .VerifyURL}}open this link:
+
+  {{.VerifyURL}}
+
+or {{end}}enter this code where you registered:
 
   {{.Code}}
 
