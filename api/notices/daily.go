@@ -26,7 +26,7 @@ const (
 
 // Kinds are the notice kinds a library can switch on or off.
 var Kinds = []string{KindHoldAvailable, KindHoldExpiring, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal,
-	KindCardExpiring, KindFines, KindVerification}
+	KindCardExpiring, KindFines, KindVerification, KindWelcome}
 
 // DailyKinds are the kinds the daily run produces.
 var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring, KindFines, KindHoldExpiring}

@@ -35,6 +35,7 @@ const (
 	KindHoldExpired   = "hold_expired"
 	KindAutoRenewal   = "auto_renewal"
 	KindVerification  = "verification"
+	KindWelcome       = "welcome"
 )
 
 // Statuses.

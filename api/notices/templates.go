@@ -20,7 +20,7 @@ import (
 // out in the library's time zone.
 //
 //	.Library            the library's name
-//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber, .ExpiresOn
+//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber, .ExpiresOn, .Pending (welcome)
 //	.Items              loans listed by due_soon, overdue and auto_renewal: .Title .Barcode .Due .CanRenew .Note
 //	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
 //	.Level              overdue level (1, 2, 3); 0 otherwise
@@ -49,6 +49,7 @@ type Data struct {
 type PatronData struct {
 	FirstName, LastName, Name, CardNumber string
 	ExpiresOn                             string // card_expiring: the card's expiry date
+	Pending                               bool   // welcome: the card waits for the library's approval
 }
 
 // ItemData is one loan in a notice.
@@ -117,6 +118,16 @@ These items are due soon:
 {{if .RenewURL}}Renew them online: {{.RenewURL}}
 or at any branch{{else}}Renew them at any branch{{end}}, or bring them back by their due date.
 
+{{.Library}}
+`},
+	KindWelcome: {Subject: `Welcome to {{.Library}}`, BodyText: `Dear {{.Patron.Name}},
+
+Welcome to {{.Library}}! Your library card number is {{.Patron.CardNumber}}{{if .Patron.ExpiresOn}}, valid until {{.Patron.ExpiresOn}}{{end}}.
+{{if .Patron.Pending}}
+The library will activate your card shortly; we will be glad to see you then.
+{{else}}
+Bring it to any of our branches to borrow, or use its number to reserve titles.
+{{end}}
 {{.Library}}
 `},
 	KindVerification: {Subject: `{{.Library}}: confirm your email address`, BodyText: `Dear {{.Patron.Name}},
