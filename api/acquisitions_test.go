@@ -635,3 +635,34 @@ func TestAcquisitions_BadInput(t *testing.T) {
 		t.Fatalf("fund A changed: %v -> %v", before, after)
 	}
 }
+
+// A title can be ordered as a MARC record (MARC-in-JSON); a matching record
+// is reused rather than duplicated.
+func TestAcquisitions_OrderFromMARC(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-marc")
+	rec := map[string]any{"leader": "00000nam a2200000 a 4500", "fields": []any{
+		map[string]any{"020": map[string]any{"ind1": " ", "ind2": " ", "subfields": []any{map[string]any{"a": "9780306406157"}}}},
+		map[string]any{"245": map[string]any{"ind1": "0", "ind2": "0", "subfields": []any{map[string]any{"a": "Ordered as MARC"}}}}}}
+	line := func(m any) map[string]any {
+		return map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{{"marc": m, "quantity": 1, "unit_price": acqMoney(100, "USD"),
+			"branch_id": l.MainID, "funds": []map[string]any{{"fund_id": l.FundA, "percent": 100}}}}}
+	}
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, line(rec))
+	want(t, po, 201)
+	bibID := po.Body["lines"].([]any)[0].(map[string]any)["bib_id"].(string)
+	if b := call(t, s, "GET", "/api/v1/bibs/"+bibID, l.Token, nil); b.Body["title"] != "Ordered as MARC" {
+		t.Fatalf("bib: %s", b.Raw)
+	}
+	again := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, line(rec))
+	want(t, again, 201)
+	if again.Body["lines"].([]any)[0].(map[string]any)["bib_id"] != bibID {
+		t.Fatal("the same record was created twice")
+	}
+	bad := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, line(map[string]any{"leader": "00000nam a2200000 a 4500", "fields": []any{
+		map[string]any{"100": map[string]any{"ind1": "1", "ind2": " ", "subfields": []any{map[string]any{"a": "No title"}}}}}}))
+	want(t, bad, 422, "invalid_marc")
+	if f := bad.Body["error"].(map[string]any)["details"].(map[string]any)["field"]; f != "lines[0].marc" {
+		t.Fatalf("field %v", f)
+	}
+}

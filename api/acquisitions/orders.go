@@ -2,6 +2,7 @@ package acquisitions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -127,18 +128,20 @@ type POInput struct {
 // LineInput orders one title: an existing record (bib_id), or one created
 // now from the simple form (bib) and/or an ISBN.
 type LineInput struct {
-	BibID        *uuid.UUID       `json:"bib_id"`
-	Bib          *catalog.BibForm `json:"bib"`
-	ISBN         string           `json:"isbn"`
-	Quantity     int              `json:"quantity"`
-	UnitPrice    *Money           `json:"unit_price"`
-	Discount     *Percent         `json:"discount_percent"` // default: the vendor's
-	Funds        []FundShare      `json:"funds"`
-	BranchID     uuid.UUID        `json:"branch_id"`
-	ItemType     string           `json:"item_type"`
-	ExchangeRate *Rate            `json:"exchange_rate"`
-	Notes        string           `json:"notes"`
-	SuggestionID *uuid.UUID       `json:"suggestion_id"`
+	BibID *uuid.UUID       `json:"bib_id"`
+	Bib   *catalog.BibForm `json:"bib"`
+	ISBN  string           `json:"isbn"`
+	MARC  json.RawMessage  `json:"marc"` // MARC-in-JSON
+
+	Quantity     int         `json:"quantity"`
+	UnitPrice    *Money      `json:"unit_price"`
+	Discount     *Percent    `json:"discount_percent"` // default: the vendor's
+	Funds        []FundShare `json:"funds"`
+	BranchID     uuid.UUID   `json:"branch_id"`
+	ItemType     string      `json:"item_type"`
+	ExchangeRate *Rate       `json:"exchange_rate"`
+	Notes        string      `json:"notes"`
+	SuggestionID *uuid.UUID  `json:"suggestion_id"`
 }
 
 // FundShare is one fund's percentage of a line.
@@ -290,6 +293,15 @@ func (s *Service) addLine(ctx context.Context, po *PurchaseOrder, v *Vendor, no 
 	}
 	// The title: an existing record, or one made now.
 	switch {
+	case len(in.MARC) > 0:
+		b, err := s.catalog.OrderBibMARC(ctx, in.MARC)
+		if err != nil {
+			if e := errs.As(err); e != nil && e.Details != nil {
+				e.Details["field"] = f("marc")
+			}
+			return err
+		}
+		line.BibID = b.ID
 	case in.BibID != nil:
 		if _, err := s.catalog.GetBib(ctx, *in.BibID, false); err != nil {
 			if errs.KindOf(err) == errs.NotFound {

@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/catalog/ident"
+	"github.com/stacks-ils/stacks/api/catalog/marc"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -42,6 +43,23 @@ func (s *Service) OrderBib(ctx context.Context, form *BibForm, isbn string) (*Bi
 	rec, err := form.Build(s.now())
 	if err != nil {
 		return nil, err
+	}
+	res, err := s.SaveRecord(ctx, rec, DupSkip)
+	if err != nil {
+		return nil, err
+	}
+	return res.Bib, nil
+}
+
+// OrderBibMARC is OrderBib for a record sent as MARC-in-JSON: a matching
+// record is reused, else this one is created.
+func (s *Service) OrderBibMARC(ctx context.Context, raw []byte) (*Bib, error) {
+	rec, err := marc.DecodeJSON(raw)
+	if err != nil {
+		return nil, errs.Field("marc", "invalid_marc", "the MARC-in-JSON record cannot be read: "+err.Error())
+	}
+	if rec.First("245") == nil {
+		return nil, errs.Field("marc", "invalid_marc", "the MARC record has no 245 (title) field")
 	}
 	res, err := s.SaveRecord(ctx, rec, DupSkip)
 	if err != nil {
