@@ -96,6 +96,7 @@ func serialsIsolation(id func(string, func(*fixture) string) func(*fixture) stri
 		subCase("POST", "/api/v1/subscriptions/:id/receive-next", nil),
 		subCase("POST", "/api/v1/subscriptions/:id/renew", nil),
 		subCase("GET", "/api/v1/subscriptions/:id/mfhd", nil),
+		subCase("GET", "/api/v1/subscriptions/:id/orders", nil),
 		{Method: "GET", Path: "/api/v1/serial-issues"},
 		{Method: "GET", Path: "/api/v1/serial-issues", URL: func(f *fixture) string { return "/api/v1/serial-issues?status=received&vendor_id=" + f.Acq["vendor"] }},
 		issueCase("GET", "/api/v1/serial-issues/:id", nil),

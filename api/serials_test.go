@@ -351,4 +351,11 @@ func TestSerials_SubscriptionIsOrdered(t *testing.T) {
 	if f.Body["encumbered"].(map[string]any)["amount"] != 50900.0 {
 		t.Fatalf("fund after renewing: %s", f.Raw)
 	}
+	// Both periods' lines are remembered.
+	m := call(t, s, "GET", "/api/v1/subscriptions/"+cr.Body["id"].(string)+"/orders", tok, nil)
+	want(t, m, 200)
+	if l := items(m); len(l) != 2 || l[0]["po_line_id"] != line || l[1]["po_line_id"] != rw.Body["po_line_id"] ||
+		l[0]["starts_on"] != "2027-01-01" || l[1]["starts_on"] != "2028-01-01" || l[1]["ends_on"] != "2028-12-31" {
+		t.Fatalf("orders: %s", m.Raw)
+	}
 }

@@ -112,6 +112,22 @@ CREATE INDEX subscriptions_po_line_idx ON subscriptions (tenant_id, po_line_id) 
 CREATE INDEX subscriptions_branch_idx ON subscriptions (tenant_id, branch_id);
 CREATE INDEX subscriptions_routing_idx ON subscriptions (tenant_id, routing_list_id) WHERE routing_list_id IS NOT NULL;
 
+-- Every PO line a subscription was ordered on (one per period): acquisitions
+-- must not claim these lines as undelivered orders (the issues are claimed
+-- by serials), and reports add up a title's cost per year from them.
+CREATE TABLE subscription_orders (
+    tenant_id        uuid NOT NULL REFERENCES tenants (id),
+    subscription_id  uuid NOT NULL,
+    po_line_id       uuid NOT NULL,
+    starts_on        date NOT NULL,
+    ends_on          date NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, subscription_id, po_line_id),
+    UNIQUE (tenant_id, po_line_id),
+    FOREIGN KEY (tenant_id, subscription_id) REFERENCES subscriptions (tenant_id, id),
+    FOREIGN KEY (tenant_id, po_line_id) REFERENCES po_lines (tenant_id, id)
+);
+
 CREATE TABLE serial_issues (
     tenant_id         uuid NOT NULL REFERENCES tenants (id),
     id                uuid NOT NULL,
@@ -196,6 +212,12 @@ ALTER TABLE subscriptions FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON subscriptions
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
 GRANT SELECT, INSERT, UPDATE ON subscriptions TO stacks_app;
+
+ALTER TABLE subscription_orders ENABLE ROW LEVEL SECURITY;
+ALTER TABLE subscription_orders FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON subscription_orders
+    USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
+GRANT SELECT, INSERT ON subscription_orders TO stacks_app;
 
 ALTER TABLE serial_issues ENABLE ROW LEVEL SECURITY;
 ALTER TABLE serial_issues FORCE ROW LEVEL SECURITY;

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/tenants"
 )
 
 // checkAcquisitions checks that the subscription's vendor, fund and PO
@@ -117,4 +120,48 @@ func firstAccount(raw json.RawMessage) string {
 		}
 	}
 	return ""
+}
+
+// recordOrder remembers the PO line of the subscription's current period
+// (subscription_orders), so every period's line stays known after renewals.
+func (s *Service) recordOrder(ctx context.Context, sub *Subscription) error {
+	if sub.POLineID == nil {
+		return nil
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return err
+	}
+	err = db.Exec(`INSERT INTO subscription_orders (tenant_id, subscription_id, po_line_id, starts_on, ends_on)
+VALUES (?, ?, ?, CAST(? AS date), CAST(? AS date)) ON CONFLICT DO NOTHING`, sub.TenantID, sub.ID, *sub.POLineID, sub.StartsOn, sub.EndsOn).Error
+	if err != nil {
+		return fmt.Errorf("record subscription order: %w", err)
+	}
+	return nil
+}
+
+// SubscriptionOrder is one period's PO line.
+type SubscriptionOrder struct {
+	POLineID  uuid.UUID `json:"po_line_id"`
+	StartsOn  string    `json:"starts_on"`
+	EndsOn    string    `json:"ends_on"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Orders lists the PO lines of a subscription's periods, oldest first.
+func (s *Service) Orders(ctx context.Context, id uuid.UUID) (httpx.List[SubscriptionOrder], error) {
+	out := httpx.List[SubscriptionOrder]{Items: []SubscriptionOrder{}}
+	if _, err := s.load(ctx, id, false); err != nil {
+		return out, err
+	}
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return out, err
+	}
+	err = db.Raw(`SELECT po_line_id, starts_on::text AS starts_on, ends_on::text AS ends_on, created_at FROM subscription_orders
+		WHERE subscription_id = ? ORDER BY starts_on, created_at`, id).Scan(&out.Items).Error
+	if err != nil {
+		return out, fmt.Errorf("subscription orders: %w", err)
+	}
+	return out, nil
 }

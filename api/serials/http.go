@@ -48,6 +48,7 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/subscriptions/:id/regenerate", Perm: write, Summary: "Re-predict after a pattern change; received and claimed issues stay", Handler: httpx.IDAction("subscription", ok, opt, s.Regenerate)},
 		{Method: "POST", Path: "/api/v1/subscriptions/:id/receive-next", Perm: write, Summary: "Check in the next awaited issue", Handler: httpx.IDAction("subscription", ok, opt, s.ReceiveNext)},
 		{Method: "POST", Path: "/api/v1/subscriptions/:id/renew", Perm: write, Summary: "Renew for the next period", Handler: httpx.IDAction("subscription", ok, opt, s.Renew)},
+		{Method: "GET", Path: "/api/v1/subscriptions/:id/orders", Perm: read, Summary: "The PO lines of a subscription's periods", Handler: httpx.IDGet("subscription", s.Orders)},
 		{Method: "GET", Path: "/api/v1/subscriptions/:id/mfhd", Perm: read, Summary: "The subscription as MARC holdings fields 853/863 (MARC-in-JSON fields)", Handler: httpx.IDGet("subscription", s.MFHD)},
 
 		{Method: "GET", Path: "/api/v1/serial-issues", Perm: read, Summary: "Issues across subscriptions (status, vendor_id, branch_id): the late and claimed list", Handler: s.handleAllIssues},

@@ -86,6 +86,9 @@ func (s *Service) Renew(ctx context.Context, id uuid.UUID, in RenewInput) (*Subs
 	if err := db.Omit("Title", "Holdings", "AnnualCost", "FirstIssue", "CreatedAt").Save(sub).Error; err != nil {
 		return nil, s.writeErr(err)
 	}
+	if err := s.recordOrder(ctx, sub); err != nil {
+		return nil, err
+	}
 	today, err := s.today(ctx)
 	if err != nil {
 		return nil, err

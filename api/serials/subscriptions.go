@@ -128,6 +128,9 @@ func (s *Service) Create(ctx context.Context, in SubscriptionInput) (*Subscripti
 	if err := db.Omit("Title", "Holdings", "AnnualCost", "FirstIssue").Create(sub).Error; err != nil {
 		return nil, s.writeErr(err)
 	}
+	if err := s.recordOrder(ctx, sub); err != nil {
+		return nil, err
+	}
 	today, err := s.today(ctx)
 	if err != nil {
 		return nil, err
@@ -386,6 +389,9 @@ func (s *Service) Update(ctx context.Context, id uuid.UUID, in SubscriptionInput
 	}
 	if err := db.Omit("Title", "Holdings", "AnnualCost", "FirstIssue", "CreatedAt").Save(sub).Error; err != nil {
 		return nil, s.writeErr(err)
+	}
+	if err := s.recordOrder(ctx, sub); err != nil {
+		return nil, err
 	}
 	return s.Get(ctx, id)
 }
