@@ -147,6 +147,23 @@ func TestAcquisitions_FundsAndOrders(t *testing.T) {
 	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{60000, 3598, 0, 56402} {
 		t.Fatalf("fund B after transfer: %v", got)
 	}
+	// The ledger pages: 2 + 2 + 1 entries.
+	var paged []string
+	for url := "/api/v1/funds/" + l.FundB + "/ledger?limit=2"; ; {
+		p := call(t, s, "GET", url, l.Token, nil)
+		want(t, p, 200)
+		for _, e := range p.Body["entries"].([]any) {
+			paged = append(paged, e.(map[string]any)["kind"].(string))
+		}
+		next, _ := p.Body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		url = "/api/v1/funds/" + l.FundB + "/ledger?limit=2&cursor=" + next
+	}
+	if strings.Join(paged, " ") != "allocation encumbrance encumbrance release transfer" {
+		t.Fatalf("paged ledger: %v", paged)
+	}
 	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{90000, 4299, 0, 85701} {
 		t.Fatalf("fund A after transfer: %v", got)
 	}
