@@ -36,6 +36,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/notices/devmail"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/billing"
@@ -141,7 +142,8 @@ func loadConfig() (config, error) {
 		MailFrom:       os.Getenv("MAIL_FROM"),
 		AdminToken:     os.Getenv("ADMIN_TOKEN"),
 		Billing: billing.Config{SecretKey: os.Getenv("STRIPE_SECRET_KEY"), WebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
-			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE")},
+			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE"),
+			PortalURL: os.Getenv("BILLING_PORTAL_URL")},
 	}
 	var err error
 	ints := []struct {
@@ -157,6 +159,7 @@ func loadConfig() (config, error) {
 		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
 		{"MAINTENANCE_HOUR", 2, &c.MaintenanceHour},
 		{"BILLING_GRACE_DAYS", 14, &c.Billing.GraceDays},
+		{"BILLING_RETENTION_DAYS", 90, &c.Billing.RetentionDays},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -295,6 +298,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
+	op := opac.NewService(svc.pool, circ, pat, cfg.BaseURL, log)
+	nots.SetLinks(op)
 	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
 	if err != nil {
 		return err
@@ -310,7 +315,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetAcquisitions(acq)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -323,7 +328,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, Queues: svc.redis,
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis,
 			Acquisitions: acq})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()

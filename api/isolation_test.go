@@ -170,7 +170,9 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 		{Method: "DELETE", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/overdue" }},
 		{Method: "POST", Path: "/api/v1/notices/templates/:kind/preview", URL: func(*fixture) string { return "/api/v1/notices/templates/due_soon/preview" },
 			Body: func(f *fixture) any { return map[string]any{"patron_id": f.PatronID} }, Status: 422, Code: "patron_not_found"},
-		{Method: "GET", Path: "/api/v1/billing"}, // list-style: B's account never shows
+		{Method: "GET", Path: "/api/v1/billing"},             // list-style: B's account never shows
+		{Method: "GET", Path: "/api/v1/exports/patrons.csv"}, // list-style: none of B's rows
+		{Method: "GET", Path: "/api/v1/exports/loans.csv"},
 		{Method: "GET", Path: "/api/v1/billing/plans", NotScoped: "public list of plans"},
 		{Method: "POST", Path: "/api/v1/billing/checkout", NotScoped: "takes no ids: the caller's own library (billing tests)"},
 		{Method: "POST", Path: "/api/v1/billing/portal", NotScoped: "takes no ids: the caller's own library (billing tests)"},
@@ -238,6 +240,10 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 			Body: func(f *fixture) any { return map[string]any{"from_patron_id": f.PatronID} }, Status: 422, Code: "invalid_patron"},
 		{Method: "POST", Path: "/api/v1/patrons/:id/approve", URL: id("/api/v1/patrons/:id/approve", patron), Status: 404},
 		{Method: "POST", Path: "/api/v1/opac/register", NotScoped: "public; the library is chosen by slug (TestSelfRegistration)"},
+		{Method: "GET", Path: "/opac/renew/:token", NotScoped: "public; the token names its library and is looked up in its rows only (TestOPAC_RenewLinkInDueSoonMail)"},
+		{Method: "POST", Path: "/opac/renew/:token", NotScoped: "public; same token rule (TestOPAC_RenewLinkInDueSoonMail)"},
+		{Method: "GET", Path: "/opac/verify", NotScoped: "public page; the code verifies only in its library (TestSelfRegistration)"},
+		{Method: "POST", Path: "/opac/verify", NotScoped: "public; same as /api/v1/opac/verify-email"},
 		{Method: "POST", Path: "/api/v1/opac/verify-email", NotScoped: "public; a token only verifies in the library that issued it (TestSelfRegistration)"},
 
 		// B's card and B's item barcode at A's own desk: neither exists for A.

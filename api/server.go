@@ -24,8 +24,10 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/exports"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/billing"
@@ -62,6 +64,9 @@ type Deps struct {
 	// Billing sells subscriptions and enforces them; off (full access, no
 	// limits) when nil or built without a Stripe key.
 	Billing *billing.Service
+	// OPAC serves the pages behind the links in patron mail; built with
+	// relative links when nil.
+	OPAC *opac.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
 	// Acquisitions is built from Tenants and Catalog when nil.
@@ -90,6 +95,10 @@ func (d Deps) withModules() Deps {
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
+	if d.OPAC == nil {
+		d.OPAC = opac.NewService(d.Pool, d.Circulation, d.Patrons, "", d.Log)
+	}
+	d.Notices.SetLinks(d.OPAC)
 	if d.Acquisitions == nil {
 		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog).SetNotices(d.Notices)
 	}
@@ -149,6 +158,8 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
 	routes = append(routes, d.Billing.Routes()...)
+	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
+	routes = append(routes, d.OPAC.Routes()...)
 	routes = append(routes, d.Acquisitions.Routes()...)
 	s.mount(routes)
 	return s

@@ -2,7 +2,12 @@ package billing_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
+	"io"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -432,5 +437,131 @@ func TestAPICallsPerDay(t *testing.T) {
 		if r := w.call(t, "GET", "/api/v1/branches", lib.Token, nil); r.Status != 200 {
 			t.Fatalf("staff call: %d", r.Status)
 		}
+	}
+}
+
+// A canceled library can take its data with it (CSV and MARC exports work
+// while read-only), is reminded 30, 7 and 1 days before the retention
+// period ends, and is then deleted: every tenant table empty for it, the
+// tenant closed, another library untouched. An active library cannot be
+// purged.
+func TestCanceledLibrary_ExportThenDeletion(t *testing.T) {
+	w := newWorld(t)
+	lib, other := w.signup(t), w.signup(t)
+	for _, l := range []library{lib, other} {
+		r := w.call(t, "GET", "/api/v1/branches", l.Token, nil)
+		var branch string
+		for _, it := range r.Body["items"].([]any) {
+			if b := it.(map[string]any); b["kind"] == "branch" {
+				branch = b["id"].(string)
+			}
+		}
+		if r := w.call(t, "POST", "/api/v1/patrons", l.Token, map[string]any{"card_number": "C-1", "first_name": "Ada", "last_name": "Byron, \"Lady\"",
+			"home_branch_id": branch, "category": "adult"}); r.Status != 201 {
+			t.Fatalf("patron: %d %v", r.Status, r.Body)
+		}
+		if r := w.call(t, "POST", "/api/v1/bibs", l.Token, map[string]any{"title": "Notes on the Analytical Engine"}); r.Status != 201 {
+			t.Fatalf("bib: %d %v", r.Status, r.Body)
+		}
+	}
+	if err := w.env.Pool.Tx(context.Background(), lib.ID, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Exec("SELECT app.purge_tenant()").Error
+	}); err == nil || !strings.Contains(err.Error(), "has not ended") {
+		t.Fatalf("purging an active library: %v", err)
+	}
+	canceled := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+	w.exec(t, lib, "UPDATE billing_accounts SET status = 'canceled', canceled_at = ?", canceled)
+
+	req := httptest.NewRequest("GET", "/api/v1/exports/patrons.csv", nil)
+	req.Header.Set("Authorization", "Bearer "+lib.Token)
+	res, err := w.srv.App.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.HasPrefix(string(body), "card_number,first_name,last_name,") ||
+		!strings.Contains(string(body), `C-1,Ada,"Byron, ""Lady""",`) || strings.Count(string(body), "\n") != 2 {
+		t.Fatalf("patrons export: %d\n%s", res.StatusCode, body)
+	}
+
+	paris, _ := time.LoadLocation("Europe/Paris")
+	for _, c := range []struct {
+		day, did string
+	}{{"2026-10-30", ""}, {"2026-10-31", "deletion_reminder"}, {"2026-11-01", ""}, {"2026-11-23", "deletion_reminder"},
+		{"2026-11-29", "deletion_reminder"}, {"2026-11-29", "deletion_reminder"}, {"2026-11-30", "deleted"}} {
+		day, _ := time.ParseInLocation(time.DateOnly, c.day, paris)
+		did, err := w.bill.Daily(context.Background(), lib.ID, day)
+		if err != nil || did != c.did {
+			t.Fatalf("%s: %q %v, want %q", c.day, did, err, c.did)
+		}
+		if c.day == "2026-11-29" {
+			ms := w.mails(t, lib)
+			if len(ms) != 3 || ms[2].Kind != billing.MailDeletion || !strings.Contains(ms[2].BodyText, "/api/v1/exports/patrons.csv") ||
+				!strings.Contains(ms[2].Subject, "30 November 2026") {
+				t.Fatalf("deletion reminders: %+v", ms)
+			}
+		}
+	}
+	owner, err := sql.Open("pgx", w.env.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	rows, err := owner.Query(`SELECT c.relname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' WHERE c.relkind = 'r'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		tables = append(tables, n)
+	}
+	left := map[string][2]int{}
+	for _, tbl := range tables {
+		var mine, theirs int
+		owner.QueryRow("SELECT count(*) FILTER (WHERE tenant_id = $1), count(*) FILTER (WHERE tenant_id = $2) FROM "+tbl, lib.ID, other.ID).Scan(&mine, &theirs)
+		left[tbl] = [2]int{mine, theirs}
+	}
+	for tbl, n := range left {
+		if (tbl == "billing_accounts") != (n[0] == 1) {
+			t.Errorf("%s: %d rows of the deleted library", tbl, n[0])
+		}
+	}
+	if left["patrons"][1] != 1 || left["bibs"][1] != 1 || left["staff_users"][1] != 1 {
+		t.Errorf("the other library lost data: %v", left)
+	}
+	var status string
+	owner.QueryRow("SELECT status FROM tenants WHERE id = $1", lib.ID).Scan(&status)
+	if status != "closed" {
+		t.Fatalf("tenant status %q", status)
+	}
+}
+
+// The owners hear once that the paying card expires by the end of next
+// month.
+func TestCardExpiringReminder(t *testing.T) {
+	w := newWorld(t)
+	lib := w.signup(t)
+	w.call(t, "POST", "/api/v1/billing/checkout", lib.Token, map[string]any{"plan": "library"})
+	cust := w.account(t, lib).StripeCustomerID
+	sub := "sub_card" + lib.ID.String()[:6]
+	w.stripe.setSub(sub, cust, lib.ID, "active", "stacks_library_monthly", 1)
+	w.stripe.setCard(sub, 1, 2027)
+	w.exec(t, lib, "UPDATE billing_accounts SET stripe_subscription_id = ?, status = 'active', plan = 'library'", sub)
+	for _, c := range []struct{ day, did string }{
+		{"2026-11-30", ""}, {"2026-12-01", "card_reminder"}, {"2026-12-02", "card_reminder"}, {"2027-01-15", "card_reminder"},
+	} {
+		day, _ := time.Parse(time.DateOnly, c.day)
+		did, err := w.bill.Daily(context.Background(), lib.ID, day)
+		if err != nil || did != c.did {
+			t.Fatalf("%s: %q %v, want %q", c.day, did, err, c.did)
+		}
+	}
+	ms := w.mails(t, lib)
+	if len(ms) != 1 || ms[0].Kind != billing.MailCardExpiring || !strings.Contains(ms[0].BodyText, "visa card ending 4242") ||
+		!strings.Contains(ms[0].Subject, "01/2027") {
+		t.Fatalf("card mails: %+v", ms)
 	}
 }

@@ -132,6 +132,14 @@ func newStripeAccount(t *testing.T) *stripeAccount {
 	return a
 }
 
+// setCard gives a subscription a default card expiring month/year.
+func (a *stripeAccount) setCard(sub string, month, year int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.subs[sub]["default_payment_method"] = map[string]any{"id": "pm_" + sub, "object": "payment_method", "type": "card",
+		"card": map[string]any{"brand": "visa", "last4": "4242", "exp_month": month, "exp_year": year}}
+}
+
 // setSub puts a subscription in the account's state.
 func (a *stripeAccount) setSub(id, customer string, tenant uuid.UUID, status, lookupKey string, qty int) {
 	a.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/stripe/stripe-go/v76"
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/notices"
@@ -20,6 +21,8 @@ const (
 	MailTrialEnding   = "billing_trial_ending"
 	MailPaymentFailed = "billing_payment_failed"
 	MailCanceled      = "billing_canceled"
+	MailDeletion      = "billing_deletion"
+	MailCardExpiring  = "billing_card_expiring"
 )
 
 func (s *Service) mailOwners(ctx context.Context, kind, key, subject, text string) error {
@@ -38,7 +41,13 @@ func (s *Service) mailOwners(ctx context.Context, kind, key, subject, text strin
 	return nil
 }
 
-func (s *Service) billingPage() string { return s.cfg.BaseURL + "/billing" }
+// billingPage is where billing mail sends the library's owners.
+func (s *Service) billingPage() string {
+	if s.cfg.PortalURL != "" {
+		return s.cfg.PortalURL
+	}
+	return s.cfg.BaseURL + "/billing"
+}
 
 // mailTransitions writes the mail an event calls for.
 func (s *Service) mailTransitions(ctx context.Context, t EventTask, before, after *Account) error {
@@ -76,17 +85,19 @@ func (s *Service) trialMail(ctx context.Context, a *Account, key string) error {
 			"Nothing is deleted when a trial ends: the library becomes read-only until it subscribes.\n", end, s.billingPage()))
 }
 
-// Daily mails a library on its trial 7 days and 1 day before the trial
-// ends, counted in the library's local dates (today is its local date;
-// workers call it once a day).
-func (s *Service) Daily(ctx context.Context, tenant uuid.UUID, today time.Time) (int, error) {
+// Daily is a library's billing day (workers call it once a day with the
+// library's local date): trial reminders 7 days and 1 day before the trial
+// ends; for a library whose subscription ended, reminders to export its
+// data 30, 7 and 1 days before the retention period ends, and on that day
+// the deletion of all its data. It returns what it did.
+func (s *Service) Daily(ctx context.Context, tenant uuid.UUID, today time.Time) (string, error) {
 	if !s.Enabled() {
-		return 0, nil
+		return "", nil
 	}
-	sent := 0
-	err := s.tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+	did := ""
+	err := s.tx(ctx, tenant, func(ctx context.Context, db *gorm.DB) error {
 		a, err := account(ctx, false)
-		if err != nil || a.Status != "trialing" || a.TrialEndsAt == nil {
+		if err != nil {
 			return err
 		}
 		t, err := s.pool.TenantByID(ctx, tenant)
@@ -97,14 +108,89 @@ func (s *Service) Daily(ctx context.Context, tenant uuid.UUID, today time.Time) 
 		if err != nil {
 			loc = time.UTC
 		}
-		days := int(civil(a.TrialEndsAt.In(loc)).Sub(civil(today)).Hours() / 24)
-		if days != 7 && days != 1 {
-			return nil
+		daysTo := func(at time.Time) int { return int(civil(at.In(loc)).Sub(civil(today)).Hours() / 24) }
+		switch {
+		case a.Status == "trialing" && a.TrialEndsAt != nil:
+			if d := daysTo(*a.TrialEndsAt); d == 7 || d == 1 {
+				did = "trial_reminder"
+				return s.trialMail(ctx, a, fmt.Sprintf("%dd", d))
+			}
+		case terminal(a.Status):
+			ended := a.UpdatedAt
+			if a.CanceledAt != nil {
+				ended = *a.CanceledAt
+			}
+			deleteOn := ended.AddDate(0, 0, s.cfg.RetentionDays)
+			switch d := daysTo(deleteOn); {
+			case d <= 0:
+				var n int64
+				if err := db.Raw("SELECT app.purge_tenant()").Row().Scan(&n); err != nil {
+					return fmt.Errorf("delete library data: %w", err)
+				}
+				if err := db.Exec("UPDATE tenants SET status = 'closed', updated_at = now() WHERE id = ?", tenant).Error; err != nil {
+					return fmt.Errorf("close tenant: %w", err)
+				}
+				s.log.Info("library data deleted after the retention period", "tenant_id", tenant, "rows", n)
+				did = "deleted"
+			case d == 30 || d == 7 || d == 1:
+				did = "deletion_reminder"
+				when := civil(deleteOn.In(loc)).Format("2 January 2006")
+				return s.mailOwners(ctx, MailDeletion, fmt.Sprintf("deletion:%s:%dd", when, d), "Stacks: your library's data will be deleted on "+when,
+					fmt.Sprintf("Your Stacks subscription has ended, and your library's data will be deleted on %s.\n\n"+
+						"Before then you can take everything with you:\n"+
+						"  the catalogue as MARC: %s/api/v1/exports/marc?items=852\n"+
+						"  patrons as CSV:        %s/api/v1/exports/patrons.csv\n"+
+						"  loans as CSV:          %s/api/v1/exports/loans.csv\n\n"+
+						"To keep your library instead, choose a plan: %s\n", when, s.cfg.BaseURL, s.cfg.BaseURL, s.cfg.BaseURL, s.billingPage()))
+			}
 		}
-		sent = 1
-		return s.trialMail(ctx, a, fmt.Sprintf("%dd", days))
+		return nil
 	})
-	return sent, err
+	if err != nil || did != "" {
+		return did, err
+	}
+	return s.cardExpiring(ctx, tenant, today)
+}
+
+// cardExpiring mails the owners once when the card paying a live
+// subscription expires by the end of next month (Stripe's own "expiring"
+// events cover only legacy card sources). The Stripe call happens outside
+// any transaction.
+func (s *Service) cardExpiring(ctx context.Context, tenant uuid.UUID, today time.Time) (string, error) {
+	var a *Account
+	if err := s.tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) (err error) {
+		a, err = account(ctx, false)
+		return err
+	}); err != nil {
+		return "", err
+	}
+	if a.StripeSubscriptionID == "" || terminal(a.Status) {
+		return "", nil
+	}
+	p := &stripe.SubscriptionParams{}
+	p.Context = ctx
+	p.AddExpand("default_payment_method")
+	sub, err := s.sc.Subscriptions.Get(a.StripeSubscriptionID, p)
+	if err != nil {
+		return "", fmt.Errorf("read subscription %s: %w", a.StripeSubscriptionID, err)
+	}
+	pm := sub.DefaultPaymentMethod
+	if pm == nil || pm.Card == nil || pm.Card.ExpYear == 0 {
+		return "", nil
+	}
+	// A card is valid to the end of its expiry month.
+	expires := time.Date(int(pm.Card.ExpYear), time.Month(pm.Card.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC)
+	limit := time.Date(today.Year(), today.Month()+2, 1, 0, 0, 0, 0, time.UTC)
+	if expires.After(limit) {
+		return "", nil
+	}
+	exp := fmt.Sprintf("%02d/%d", pm.Card.ExpMonth, pm.Card.ExpYear)
+	err = s.tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+		return s.mailOwners(ctx, MailCardExpiring, "card:"+pm.ID+":"+exp, "Stacks: the card for your subscription expires "+exp,
+			fmt.Sprintf("The %s card ending %s that pays for your Stacks subscription expires at the end of %s.\n\n"+
+				"Please add a new card in the billing portal so the next payment does not fail: %s\n", pm.Card.Brand, pm.Card.Last4, exp, s.billingPage()))
+	})
+	return "card_reminder", err
 }
 
 // civil is the local calendar date of t at midnight UTC, for day arithmetic

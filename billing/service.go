@@ -26,7 +26,13 @@ type Config struct {
 	APIBase       string // STRIPE_API_BASE: stripe-mock in dev and tests; empty is Stripe
 	PlansFile     string // BILLING_PLANS_FILE; empty is the built-in plans.json
 	GraceDays     int    // BILLING_GRACE_DAYS: full access after a failed payment (default 14)
+	RetentionDays int    // BILLING_RETENTION_DAYS: a canceled library's data is kept this long, then deleted (default 90)
 	BaseURL       string // where Checkout and the portal send the library back
+	// PortalURL is the Stripe customer portal's login link
+	// (BILLING_PORTAL_URL, https://billing.stripe.com/p/login/...): billing
+	// mail links to it, since portal sessions expire within minutes.
+	// Empty: BASE_URL/billing, the staff app's billing page.
+	PortalURL string
 }
 
 // Enqueuer hands webhook events and quantity changes to the workers.
@@ -60,6 +66,9 @@ func New(cfg Config, pool *tenants.Pool, n *notices.Service, log *slog.Logger) (
 	}
 	if cfg.GraceDays <= 0 {
 		cfg.GraceDays = 14
+	}
+	if cfg.RetentionDays <= 0 {
+		cfg.RetentionDays = 90
 	}
 	if log == nil {
 		log = slog.Default()
@@ -263,7 +272,7 @@ func (c Config) LogValue() slog.Value {
 		return "[redacted]"
 	}
 	return slog.GroupValue(slog.String("secret_key", set(c.SecretKey)), slog.String("webhook_secret", set(c.WebhookSecret)),
-		slog.String("api_base", c.APIBase), slog.String("plans_file", c.PlansFile), slog.Int("grace_days", c.GraceDays))
+		slog.String("api_base", c.APIBase), slog.String("plans_file", c.PlansFile), slog.Int("grace_days", c.GraceDays), slog.Int("retention_days", c.RetentionDays))
 }
 
 // String redacts like LogValue, for %v.

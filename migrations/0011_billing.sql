@@ -90,6 +90,58 @@ CREATE FUNCTION app.tenant_access() RETURNS jsonb LANGUAGE sql STABLE AS $$
 $$;
 -- +goose StatementEnd
 
+-- Deleting a library that left: every row of every tenant table, in an
+-- order the foreign keys accept (a table goes once no remaining table
+-- references it), for the current tenant only (RLS applies to the owner
+-- too: FORCE). Runs as the owner because append-only tables (ledgers,
+-- audit) grant the application no DELETE; it refuses unless the library's
+-- subscription has ended. The billing account and the tenant row stay (the
+-- tenant is marked closed by the caller), so the record of what happened
+-- survives and the slug stays taken.
+-- +goose StatementBegin
+CREATE FUNCTION app.purge_tenant() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = public, pg_temp AS $$
+DECLARE
+    t         uuid := app.current_tenant_id();
+    remaining regclass[];
+    tbl       regclass;
+    progress  boolean;
+    n         bigint := 0;
+    c         bigint;
+BEGIN
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'purge_tenant: no tenant in this transaction';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM billing_accounts WHERE tenant_id = t AND status IN ('canceled', 'incomplete_expired')) THEN
+        RAISE EXCEPTION 'purge_tenant: the subscription of tenant % has not ended', t;
+    END IF;
+    SELECT array_agg(cl.oid::regclass) INTO remaining
+    FROM pg_class cl
+    JOIN pg_namespace ns ON ns.oid = cl.relnamespace AND ns.nspname = 'public'
+    JOIN pg_attribute a ON a.attrelid = cl.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+    WHERE cl.relkind IN ('r', 'p') AND NOT cl.relispartition AND cl.oid <> 'billing_accounts'::regclass;
+    WHILE cardinality(remaining) > 0 LOOP
+        progress := false;
+        FOREACH tbl IN ARRAY remaining LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.contype = 'f' AND k.confrelid = tbl
+                           AND k.conrelid <> tbl AND k.conrelid = ANY (remaining)) THEN
+                EXECUTE format('DELETE FROM %s WHERE tenant_id = $1', tbl) USING t;
+                GET DIAGNOSTICS c = ROW_COUNT;
+                n := n + c;
+                remaining := array_remove(remaining, tbl);
+                progress := true;
+            END IF;
+        END LOOP;
+        IF NOT progress THEN
+            RAISE EXCEPTION 'purge_tenant: foreign keys form a cycle among %', remaining;
+        END IF;
+    END LOOP;
+    RETURN n;
+END $$;
+-- +goose StatementEnd
+REVOKE ALL ON FUNCTION app.purge_tenant() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION app.purge_tenant() TO stacks_app;
+
 -- Stripe events already processed: a platform table (events arrive before
 -- we know whose they are). A replay finds its id here and changes nothing.
 CREATE TABLE stripe_events (

@@ -18,6 +18,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -59,6 +60,7 @@ type Worker struct {
 	circ    *circulation.Service
 	notices *notices.Service
 	billing *billing.Service
+	opac    *opac.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
