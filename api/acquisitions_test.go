@@ -147,6 +147,23 @@ func TestAcquisitions_FundsAndOrders(t *testing.T) {
 	if got := balances(t, s, l.Token, l.FundB); got != [4]int64{60000, 3598, 0, 56402} {
 		t.Fatalf("fund B after transfer: %v", got)
 	}
+	// The ledger pages: 2 + 2 + 1 entries.
+	var paged []string
+	for url := "/api/v1/funds/" + l.FundB + "/ledger?limit=2"; ; {
+		p := call(t, s, "GET", url, l.Token, nil)
+		want(t, p, 200)
+		for _, e := range p.Body["entries"].([]any) {
+			paged = append(paged, e.(map[string]any)["kind"].(string))
+		}
+		next, _ := p.Body["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		url = "/api/v1/funds/" + l.FundB + "/ledger?limit=2&cursor=" + next
+	}
+	if strings.Join(paged, " ") != "allocation encumbrance encumbrance release transfer" {
+		t.Fatalf("paged ledger: %v", paged)
+	}
 	if got := balances(t, s, l.Token, l.FundA); got != [4]int64{90000, 4299, 0, 85701} {
 		t.Fatalf("fund A after transfer: %v", got)
 	}
@@ -664,5 +681,38 @@ func TestAcquisitions_OrderFromMARC(t *testing.T) {
 	want(t, bad, 422, "invalid_marc")
 	if f := bad.Body["error"].(map[string]any)["details"].(map[string]any)["field"]; f != "lines[0].marc" {
 		t.Fatalf("field %v", f)
+	}
+}
+
+// A payment is never refused, but one that takes a fund past its limit
+// says so.
+func TestAcquisitions_PaymentPastLimitWarns(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-warn")
+	c := call(t, s, "POST", "/api/v1/funds", l.Token, map[string]any{"code": "SMALL", "name": "Small", "fiscal_year_id": l.FY,
+		"allocation": acqMoney(1000, "USD"), "warn_percent": 90, "stop_percent": 100})
+	want(t, c, 201)
+	fund := c.Body["id"].(string)
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"isbn": "9780306406157", "quantity": 1, "unit_price": acqMoney(900, "USD"), "discount_percent": 0, "branch_id": l.MainID,
+			"funds": []map[string]any{{"fund_id": fund, "percent": 100}}}}})
+	want(t, po, 201)
+	op := call(t, s, "POST", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/open", l.Token, nil)
+	want(t, op, 200)
+	if op.Body["warnings"] != nil { // exactly 90 %: not past the threshold
+		t.Fatalf("warnings at 90 %%: %s", op.Raw)
+	}
+	inv := call(t, s, "POST", "/api/v1/invoices", l.Token, map[string]any{"vendor_id": l.Vendor, "number": "W-1", "date": "2026-11-01",
+		"lines": []map[string]any{{"po_line_id": po.Body["lines"].([]any)[0].(map[string]any)["id"], "quantity": 1, "unit_price": acqMoney(1100, "USD")}}})
+	want(t, inv, 201)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/approve", l.Token, nil), 200)
+	p := call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/pay", l.Token, nil)
+	want(t, p, 200)
+	ws, _ := p.Body["warnings"].([]any)
+	if len(ws) != 1 || ws[0].(map[string]any)["code"] != "fund_over_stop_threshold" || ws[0].(map[string]any)["fund_id"] != fund {
+		t.Fatalf("payment warnings: %s", p.Raw)
+	}
+	if got := balances(t, s, l.Token, fund); got != [4]int64{1000, 0, 1100, -100} {
+		t.Fatalf("fund after payment: %v", got)
 	}
 }

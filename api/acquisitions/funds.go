@@ -587,10 +587,18 @@ func (s *Service) post(ctx context.Context, txs []Transaction) error {
 type Ledger struct {
 	Fund    *Fund         `json:"fund"`
 	Entries []Transaction `json:"entries"`
+	// NextCursor continues a page of entries (GET .../ledger?cursor=).
+	NextCursor *string `json:"next_cursor"`
 }
 
 // FundLedger returns every entry of a fund's ledger.
 func (s *Service) FundLedger(ctx context.Context, id uuid.UUID) (*Ledger, error) {
+	return s.FundLedgerPage(ctx, id, uuid.Nil, 0)
+}
+
+// FundLedgerPage returns up to limit entries after the entry after (all
+// when limit is 0), with the cursor of the next page.
+func (s *Service) FundLedgerPage(ctx context.Context, id, after uuid.UUID, limit int) (*Ledger, error) {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return nil, err
@@ -599,8 +607,12 @@ func (s *Service) FundLedger(ctx context.Context, id uuid.UUID) (*Ledger, error)
 	if err != nil {
 		return nil, err
 	}
+	q := db.Where("fund_id = ? AND id > ?", id, after).Order("id")
+	if limit > 0 {
+		q = q.Limit(limit + 1)
+	}
 	var rows []Transaction
-	if err := db.Where("fund_id = ?", id).Order("id").Find(&rows).Error; err != nil {
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("fund ledger: %w", err)
 	}
 	for i := range rows {

@@ -32,7 +32,7 @@ func (s *Service) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/funds", Perm: write, Summary: "Add a fund with its allocation", Handler: httpx.Action(created, req, s.CreateFund)},
 		{Method: "GET", Path: "/api/v1/funds/:id", Perm: read, Summary: "Get a fund with its balances", Handler: httpx.IDGet("fund", s.FundView)},
 		{Method: "PATCH", Path: "/api/v1/funds/:id", Perm: write, Summary: "Change a fund's settings", Handler: httpx.IDAction("fund", ok, req, s.UpdateFund)},
-		{Method: "GET", Path: "/api/v1/funds/:id/ledger", Perm: read, Summary: "A fund's ledger and balances", Handler: httpx.IDGet("fund", s.FundLedger)},
+		{Method: "GET", Path: "/api/v1/funds/:id/ledger", Perm: read, Summary: "A fund's ledger and balances", Handler: s.handleLedger},
 		{Method: "POST", Path: "/api/v1/funds/:id/transactions", Perm: write, Summary: "Allocate to (or take back from) a fund, or record a credit", Handler: httpx.IDAction("fund", created, req, s.PostToFund)},
 		{Method: "POST", Path: "/api/v1/fund-transfers", Perm: write, Summary: "Move allocation between two funds", Handler: httpx.Action(created, req, s.Transfer)},
 
@@ -192,4 +192,26 @@ func (s *Service) handleEDIFACT(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/EDIFACT")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="order-`+id.String()+`.edi"`)
 	return c.Send(msg)
+}
+
+// handleLedger pages a fund's ledger (?limit, default 500; ?cursor).
+func (s *Service) handleLedger(c *fiber.Ctx) error {
+	id, err := httpx.ParamUUID(c, "id", "fund")
+	if err != nil {
+		return err
+	}
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	if c.Query("limit") == "" {
+		page.Limit = httpx.MaxLimit
+	}
+	led, err := s.FundLedgerPage(c.UserContext(), id, page.After, page.Limit)
+	if err != nil {
+		return err
+	}
+	l := httpx.NewList(led.Entries, page, func(t Transaction) uuid.UUID { return t.ID })
+	led.Entries, led.NextCursor = l.Items, l.NextCursor
+	return c.JSON(led)
 }

@@ -42,6 +42,9 @@ type Invoice struct {
 	Lines          []InvoiceLine   `json:"lines" gorm:"-"`
 	Subtotal       Money           `json:"subtotal" gorm:"-"`
 	Total          Money           `json:"total" gorm:"-"`
+	// Warnings: funds a payment took past a threshold (a payment is never
+	// refused: the bill is owed).
+	Warnings []Warning `json:"warnings,omitempty" gorm:"-"`
 }
 
 // Adjustment is a charge or discount on the whole invoice, prorated across
@@ -456,5 +459,44 @@ WHERE i.status = 'paid' AND il.po_line_id IN ? GROUP BY il.po_line_id`, lineIDs)
 	if err := db.Exec(`UPDATE invoices SET status = 'paid', paid_at = now(), updated_at = now() WHERE id = ?`, id).Error; err != nil {
 		return nil, fmt.Errorf("pay invoice: %w", err)
 	}
-	return s.GetInvoice(ctx, id)
+	out, err := s.GetInvoice(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	out.Warnings = paymentWarnings(funds, fundIDs, txs)
+	return out, nil
+}
+
+// paymentWarnings names the funds the payment's entries took past their
+// warning or stop threshold (committed = encumbered + expended, against
+// allocated).
+func paymentWarnings(funds map[uuid.UUID]*Fund, order []uuid.UUID, txs []Transaction) []Warning {
+	delta := map[uuid.UUID]int64{}
+	for _, tx := range txs {
+		switch tx.Kind {
+		case KindExpenditure:
+			delta[tx.FundID] += tx.Amount
+		case KindRelease:
+			delta[tx.FundID] -= tx.Amount
+		}
+	}
+	var out []Warning
+	for _, id := range order {
+		f := funds[id]
+		if f == nil || delta[id] <= 0 {
+			continue
+		}
+		committed := f.Encumbered.Amount + f.Expended.Amount + delta[id]
+		switch {
+		case f.StopBP != nil && committed*10000 > f.Allocated.Amount**f.StopBP:
+			out = append(out, Warning{Code: "fund_over_stop_threshold", FundID: id, Message: fmt.Sprintf(
+				"fund %s is now %s committed of %s allocated, past its limit of %s%%", f.Code,
+				fmtMoney(Money{committed, f.Currency}), fmtMoney(f.Allocated), Percent(*f.StopBP))})
+		case f.WarnBP != nil && committed*10000 > f.Allocated.Amount**f.WarnBP:
+			out = append(out, Warning{Code: "fund_warning_threshold", FundID: id, Message: fmt.Sprintf(
+				"fund %s is now %s committed of %s allocated, past its warning threshold of %s%%", f.Code,
+				fmtMoney(Money{committed, f.Currency}), fmtMoney(f.Allocated), Percent(*f.WarnBP))})
+		}
+	}
+	return out
 }

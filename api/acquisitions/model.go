@@ -139,7 +139,9 @@ func (r *Rate) UnmarshalJSON(b []byte) error {
 		frac += "0"
 	}
 	n, err := strconv.ParseInt(whole+frac, 10, 64)
-	if err != nil || n <= 0 {
+	// At most 1,000,000 fund units per unit: converted amounts then stay
+	// far inside int64.
+	if err != nil || n <= 0 || n > 1_000_000*1_000_000 {
 		return bad
 	}
 	*r = Rate(n)

@@ -72,8 +72,10 @@ func TestPercentAndRate_JSON(t *testing.T) {
 	if out, _ := json.Marshal(Rate(900000)); string(out) != "0.9" {
 		t.Fatalf("rate out: %s", out)
 	}
-	if err := json.Unmarshal([]byte("0"), &r); err == nil {
-		t.Fatal("zero rate accepted")
+	for _, bad := range []string{"0", "1000000.000001", "-1", "1e3"} {
+		if err := json.Unmarshal([]byte(bad), &r); err == nil {
+			t.Fatalf("rate %s accepted", bad)
+		}
 	}
 	// 10.00 × 0.923456 = 9.23456 -> 9.23; 0.005 rounds half up.
 	if got := convert(1000, ptr(int64(923456))); got != 923 {
