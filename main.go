@@ -30,6 +30,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
@@ -309,11 +310,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	} else if serveAPI {
 		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every library has full access")
 	}
+	acq := acquisitions.NewService(svc.tenants, cat).SetNotices(nots)
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -326,7 +328,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis,
+			Acquisitions: acq})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

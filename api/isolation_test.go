@@ -41,7 +41,8 @@ type fixture struct {
 	BlockID                 string
 	APatronID               string // a patron of A, for probes that need one
 	NoticeID                string
-	BIDs                    []string // every id of B the suite created or knows
+	Acq                     map[string]string // B's acquisitions ids (acquisitions_isolation_test.go)
+	BIDs                    []string          // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
 
@@ -142,7 +143,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, circulationIsolation(id)...)
+	}, append(circulationIsolation(id), acquisitionsIsolation(id)...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,
@@ -341,14 +342,14 @@ func TestIsolationTableCoversEveryRoute(t *testing.T) {
 // snapshot reads B's resources through B's own token.
 func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 	out := map[string]string{}
-	for _, p := range []string{"/api/v1/branches/" + f.BranchID, "/api/v1/staff/" + f.StaffID, "/api/v1/branches",
+	for _, p := range append([]string{"/api/v1/branches/" + f.BranchID, "/api/v1/staff/" + f.StaffID, "/api/v1/branches",
 		"/api/v1/staff", "/api/v1/api-keys", "/api/v1/bibs/" + f.BibID, "/api/v1/items/" + f.ItemID, "/api/v1/search?q=zyzzyvaisolation",
 		"/api/v1/patrons/" + f.PatronID, "/api/v1/patrons/" + f.PatronID + "/loans?status=all", "/api/v1/patrons/" + f.PatronID + "/holds?status=",
 		"/api/v1/patrons/" + f.PatronID + "/fines", "/api/v1/loans/" + f.LoanID, "/api/v1/holds/" + f.HoldID,
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
 		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID, "/api/v1/notices/templates",
 		"/api/v1/patrons/" + f.PatronID + "/notice-preferences",
-		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"} {
+		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"}, acquisitionsSnapshot(f)...) {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -384,6 +385,7 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
 		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
+	acquisitionsFixture(t, s, f)
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {

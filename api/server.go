@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
+	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
@@ -68,6 +69,8 @@ type Deps struct {
 	OPAC *opac.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
+	// Acquisitions is built from Tenants and Catalog when nil.
+	Acquisitions *acquisitions.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -96,6 +99,9 @@ func (d Deps) withModules() Deps {
 		d.OPAC = opac.NewService(d.Pool, d.Circulation, d.Patrons, "", d.Log)
 	}
 	d.Notices.SetLinks(d.OPAC)
+	if d.Acquisitions == nil {
+		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog).SetNotices(d.Notices)
+	}
 	return d
 }
 
@@ -154,6 +160,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Billing.Routes()...)
 	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
 	routes = append(routes, d.OPAC.Routes()...)
+	routes = append(routes, d.Acquisitions.Routes()...)
 	s.mount(routes)
 	return s
 }
