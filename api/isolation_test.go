@@ -142,7 +142,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, circulationIsolation(id)...)
+	}, append(circulationIsolation(id), reportsIsolation()...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,

@@ -27,6 +27,7 @@ import (
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -59,6 +60,9 @@ type Deps struct {
 	Notices *notices.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
+	// Reports runs reports and keeps schedules; built without a worker
+	// queue (run-now builds inline) when nil.
+	Reports *reports.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -76,6 +80,9 @@ func (d Deps) withModules() Deps {
 	d.Patrons.SetNotifier(d.Notices)
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
+	}
+	if d.Reports == nil {
+		d.Reports = reports.NewService(d.Pool, d.Log)
 	}
 	return d
 }
@@ -132,6 +139,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
+	routes = append(routes, d.Reports.Routes()...)
 	s.mount(routes)
 	return s
 }
