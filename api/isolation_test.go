@@ -41,6 +41,8 @@ type fixture struct {
 	BlockID                 string
 	APatronID               string // a patron of A, for probes that need one
 	NoticeID                string
+	ReportScheduleID        string // reports: a schedule of B and its run
+	ReportRunID             string
 	BIDs                    []string // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
@@ -367,12 +369,13 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	want(t, jobR, 202)
 	f.JobID = jobR.Body["job_id"].(string)
 	circulationFixture(t, s, f)
+	reportsFixture(t, s, f)
 	ap := call(t, s, "POST", "/api/v1/patrons", a.Token, map[string]any{"card_number": "A-CARD-1", "last_name": "Ay",
 		"category": "adult", "home_branch_id": a.MainID, "expires_on": "2099-12-31"})
 	want(t, ap, 201)
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
-		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID, f.ReportScheduleID, f.ReportRunID}
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {

@@ -23,7 +23,28 @@ func reportsIsolation() []isolationCase {
 			return "/api/v1/reports/" + strings.ReplaceAll(strings.ReplaceAll(q, "BBRANCH", f.B.MainID), "BROOT", f.B.RootID)
 		}
 	}
+	sched := func(path string) func(*fixture) string {
+		return func(f *fixture) string { return strings.Replace(path, ":id", f.ReportScheduleID, 1) }
+	}
+	runp := func(path string) func(*fixture) string {
+		return func(f *fixture) string { return strings.Replace(path, ":id", f.ReportRunID, 1) }
+	}
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/report-schedules"},
+		{Method: "POST", Path: "/api/v1/report-schedules", Body: func(f *fixture) any {
+			return map[string]any{"report": "circulation_activity", "frequency": "daily", "params": map[string]any{"branch_id": f.B.MainID}}
+		}, Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/report-schedules/:id", URL: sched("/api/v1/report-schedules/:id"), Status: 404},
+		{Method: "PATCH", Path: "/api/v1/report-schedules/:id", URL: sched("/api/v1/report-schedules/:id"),
+			Body: func(*fixture) any { return map[string]any{"hour": 3} }, Status: 404},
+		{Method: "DELETE", Path: "/api/v1/report-schedules/:id", URL: sched("/api/v1/report-schedules/:id"), Status: 404},
+		{Method: "POST", Path: "/api/v1/report-schedules/:id/pause", URL: sched("/api/v1/report-schedules/:id/pause"), Status: 404},
+		{Method: "POST", Path: "/api/v1/report-schedules/:id/resume", URL: sched("/api/v1/report-schedules/:id/resume"), Status: 404},
+		{Method: "POST", Path: "/api/v1/report-schedules/:id/run", URL: sched("/api/v1/report-schedules/:id/run"), Status: 404},
+		{Method: "GET", Path: "/api/v1/report-runs"},
+		{Method: "GET", Path: "/api/v1/report-runs", URL: func(f *fixture) string { return "/api/v1/report-runs?schedule_id=" + f.ReportScheduleID }},
+		{Method: "GET", Path: "/api/v1/report-runs/:id", URL: runp("/api/v1/report-runs/:id"), Status: 404},
+		{Method: "GET", Path: "/api/v1/report-runs/:id/file", URL: runp("/api/v1/report-runs/:id/file"), Status: 404},
 		{Method: "GET", Path: "/api/v1/reports"},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("circulation_activity?group_by=branch&rollup=member")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("circulation_activity?branch_id=BBRANCH"), Status: 422, Code: "invalid_branch"},
@@ -40,6 +61,17 @@ func reportsIsolation() []isolationCase {
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fines?group_by=branch")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("circulation_activity?format=csv")},
 	}
+}
+
+// reportsFixture gives B a report schedule with a completed run.
+func reportsFixture(t *testing.T, s *api.Server, f *fixture) {
+	sc := call(t, s, "POST", "/api/v1/report-schedules", f.B.Token, map[string]any{"report": "circulation_activity",
+		"frequency": "weekly", "params": map[string]any{"period": "last_week", "group_by": "branch"}, "recipients": []string{"b@" + f.B.Slug + ".example.org"}})
+	want(t, sc, 201)
+	f.ReportScheduleID = sc.Body["id"].(string)
+	run := call(t, s, "POST", "/api/v1/report-schedules/"+f.ReportScheduleID+"/run", f.B.Token, nil)
+	want(t, run, 202)
+	f.ReportRunID = run.Body["id"].(string)
 }
 
 // Every desk path writes the aggregates in its own transaction: a

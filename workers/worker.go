@@ -18,6 +18,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -57,6 +58,7 @@ type Worker struct {
 	catalog *catalog.Service
 	circ    *circulation.Service
 	notices *notices.Service
+	reports *reports.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
@@ -112,6 +114,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
+	w.mux.HandleFunc(TypeReportsDue, w.handleReportsDue)
+	w.mux.HandleFunc(TypeReportRun, w.handleReportRun)
 	return w
 }
 
@@ -131,6 +135,10 @@ func (w *Worker) Start() error {
 	}
 	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeNoticesDaily, nil),
 		asynq.Queue("notices"), asynq.Unique(14*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeReportsDue, nil),
+		asynq.Queue("reports"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}
 	if err := w.srv.Start(w.mux); err != nil {
