@@ -1,6 +1,7 @@
 package notices
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -23,6 +24,8 @@ type Message struct {
 	Subject  string
 	Text     string
 	HTML     string // optional alternative
+	// Attachments go after the text (a scheduled report's file).
+	Attachments []Attachment
 }
 
 // Mailer sends email and returns the message id.
@@ -101,6 +104,11 @@ func (s *SMTP) Send(ctx context.Context, m Message) (string, error) {
 	msg.SetBodyString(mail.TypeTextPlain, m.Text)
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
+	}
+	for _, a := range m.Attachments {
+		if err := msg.AttachReader(a.Filename, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType))); err != nil {
+			return "", fmt.Errorf("attach %q: %w", a.Filename, err)
+		}
 	}
 	// The connection closes when the send's ctx ends (go-mail's own dial
 	// context only covers dialing).

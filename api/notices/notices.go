@@ -49,7 +49,7 @@ const (
 type Notice struct {
 	TenantID  uuid.UUID       `json:"-" gorm:"primaryKey"`
 	ID        uuid.UUID       `json:"id" gorm:"primaryKey"`
-	PatronID  uuid.UUID       `json:"patron_id"`
+	PatronID  *uuid.UUID      `json:"patron_id,omitempty"` // nil: library mail (QueueMail)
 	Kind      string          `json:"kind"`
 	Level     int             `json:"level"`
 	DedupeKey string          `json:"-"`
@@ -191,7 +191,7 @@ func (b *kindBatch) queue(ctx context.Context, d Draft) (*Notice, error) {
 	if d.Details == nil {
 		details = []byte("{}")
 	}
-	n := &Notice{TenantID: tenant, ID: tenants.NewID(), PatronID: d.PatronID, Kind: d.Kind, Level: d.Level,
+	n := &Notice{TenantID: tenant, ID: tenants.NewID(), PatronID: &d.PatronID, Kind: d.Kind, Level: d.Level,
 		DedupeKey: d.DedupeKey, Status: StatusPending, Channel: d.Channel, To: strings.TrimSpace(d.To),
 		Subject: r.Subject, BodyText: r.Text, BodyHTML: r.HTML, Details: details, CreatedAt: s.now()}
 	if n.Channel == "" {
@@ -329,6 +329,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 	var n *Notice
 	var st *Settings
 	var busy *Busy
+	var files []Attachment
 	err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
 		var err error
 		if n, err = s.Get(ctx, id); err != nil || n.Status != StatusPending {
@@ -348,7 +349,10 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 			busy = &Busy{RetryIn: max(until.Sub(s.now()), time.Second)}
 			return nil
 		}
-		st, err = s.GetSettings(ctx)
+		if st, err = s.GetSettings(ctx); err != nil {
+			return err
+		}
+		files, err = attachments(ctx, id)
 		return err
 	})
 	switch {
@@ -369,7 +373,7 @@ func (s *Service) Deliver(ctx context.Context, tenantID, id uuid.UUID, final boo
 		}
 	}
 	msgID, sendErr := s.mailer.Send(ctx, Message{To: n.To, Subject: n.Subject, Text: n.BodyText, HTML: n.BodyHTML, TenantID: tenantID,
-		FromName: st.SenderName, ReplyTo: st.ReplyTo})
+		FromName: st.SenderName, ReplyTo: st.ReplyTo, Attachments: files})
 	// Record the outcome even when ctx has ended: the claim must go.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
