@@ -117,6 +117,7 @@ type config struct {
 	MetricsToken, ProxyHeader             string
 	SMTPURL, MailFrom                     string
 	AdminToken                            string
+	ReportLinkSecret                      string
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	NoticesPerMinute, NoticeConcurrency   int
@@ -138,6 +139,10 @@ func loadConfig() (config, error) {
 		SMTPURL:        os.Getenv("SMTP_URL"),
 		MailFrom:       os.Getenv("MAIL_FROM"),
 		AdminToken:     os.Getenv("ADMIN_TOKEN"),
+		// Signs the download links of mailed reports; the same value on
+		// every API process. Empty: large reports are mailed as a pointer
+		// to the run in the API instead.
+		ReportLinkSecret: os.Getenv("REPORT_LINK_SECRET"),
 	}
 	var err error
 	ints := []struct {
@@ -289,7 +294,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
-	reps := reports.NewService(svc.pool, log).SetEnqueuer(enq)
+	reps := reports.NewService(svc.pool, log).SetEnqueuer(enq).SetNotices(nots).SetLinks(cfg.BaseURL, []byte(cfg.ReportLinkSecret))
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,

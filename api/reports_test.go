@@ -2,16 +2,25 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/xml"
 	"io"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
 // reportsIsolation probes the reports with B's org units and checks that
@@ -30,6 +39,7 @@ func reportsIsolation() []isolationCase {
 		return func(f *fixture) string { return strings.Replace(path, ":id", f.ReportRunID, 1) }
 	}
 	return []isolationCase{
+		{Method: "GET", Path: "/api/v1/report-files/:token", NotScoped: "public signed link: the token names its library and run under an HMAC (TestReports_MailedLink)"},
 		{Method: "GET", Path: "/api/v1/report-schedules"},
 		{Method: "POST", Path: "/api/v1/report-schedules", Body: func(f *fixture) any {
 			return map[string]any{"report": "circulation_activity", "frequency": "daily", "params": map[string]any{"branch_id": f.B.MainID}}
@@ -203,5 +213,55 @@ func checkSVG(t *testing.T, raw []byte, texts ...string) {
 		if !bytes.Contains(raw, []byte(s)) {
 			t.Errorf("SVG lacks %q", s)
 		}
+	}
+}
+
+// A mailed link downloads the file without logging in, until it is
+// tampered with.
+func TestReports_MailedLink(t *testing.T) {
+	env := tenanttest.Get(t)
+	counter, svc := env.Isolated(tenants.Options{})
+	cat := catalog.NewService(svc)
+	reps := reports.NewService(env.Pool, nil).SetNotices(notices.NewService(env.Pool, nil, nil, nil)).
+		SetLinks("http://stacks.test", []byte("test link secret")).SetAttachLimit(1)
+	s := api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
+		Counter: counter, Tenants: svc, Catalog: cat, Reports: reps})
+	lib := signup(t, s, "rep-link", "library")
+	sc := call(t, s, "POST", "/api/v1/report-schedules", lib.Token, map[string]any{"report": "items_by_status", "frequency": "daily",
+		"recipients": []string{"head@" + lib.Slug + ".example.org"}})
+	want(t, sc, 201)
+	run := call(t, s, "POST", "/api/v1/report-schedules/"+sc.Body["id"].(string)+"/run", lib.Token, nil)
+	want(t, run, 202)
+	if run.Body["status"] != "completed" {
+		t.Fatalf("run %s", run.Raw)
+	}
+	var text string
+	err := env.Pool.Tx(context.Background(), uuid.MustParse(lib.TenantID), func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw("SELECT body_text FROM notices WHERE kind = 'report'").Row().Scan(&text)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(text, "http://stacks.test/api/v1/report-files/")
+	if i < 0 {
+		t.Fatalf("no link in %q", text)
+	}
+	link := strings.Fields(text[i+len("http://stacks.test"):])[0]
+	f := call(t, s, "GET", link, "", nil)
+	want(t, f, 200)
+	if !strings.HasPrefix(string(f.Raw), "\ufeffbranch_id,branch_code,branch_name,available") {
+		t.Errorf("file %q", f.Raw)
+	}
+	want(t, call(t, s, "GET", link+"x", "", nil), 404, "link_invalid")
+	// The logged-in download is the same file.
+	dl := call(t, s, "GET", "/api/v1/report-runs/"+run.Body["id"].(string)+"/file", lib.Token, nil)
+	want(t, dl, 200)
+	if string(dl.Raw) != string(f.Raw) {
+		t.Errorf("download differs")
+	}
+	list := call(t, s, "GET", "/api/v1/report-runs?schedule_id="+sc.Body["id"].(string), lib.Token, nil)
+	want(t, list, 200)
+	if items := list.Body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["row_count"].(float64) != 0 || items[0].(map[string]any)["size_bytes"].(float64) != float64(len(f.Raw)) {
+		t.Errorf("runs %s", list.Raw)
 	}
 }

@@ -82,7 +82,7 @@ func (d Deps) withModules() Deps {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
 	if d.Reports == nil {
-		d.Reports = reports.NewService(d.Pool, d.Log)
+		d.Reports = reports.NewService(d.Pool, d.Log).SetNotices(d.Notices)
 	}
 	return d
 }

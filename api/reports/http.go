@@ -17,6 +17,7 @@ func (s *Service) Routes() []httpx.Route {
 	return append([]httpx.Route{
 		{Method: "GET", Path: "/api/v1/reports", Perm: read, Summary: "List the built-in reports with their parameters and columns", Handler: s.handleList},
 		{Method: "GET", Path: "/api/v1/reports/:name", Perm: read, Summary: "Run a report: JSON, CSV (Accept: text/csv or format=csv, streamed) or an SVG chart (format=svg)", Handler: s.handleRun},
+		{Method: "GET", Path: "/api/v1/report-files/:token", Public: true, Summary: "Download a mailed report file by its signed, expiring link", Handler: s.handleLink},
 	}, s.scheduleRoutes()...)
 }
 

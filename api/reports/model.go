@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -54,8 +55,12 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	enqueue Enqueuer
+	notices *notices.Service
 	secret  []byte
 	baseURL string
+	// attachBytes: mailed files up to this size are attached (default
+	// DefaultAttachBytes), larger ones linked.
+	attachBytes int
 }
 
 // Enqueuer queues a report run on the workers (workers.Client implements

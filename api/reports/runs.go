@@ -273,9 +273,9 @@ func (s *Service) BuildRun(ctx context.Context, runID uuid.UUID) error {
 	if run.Status == "completed" {
 		return nil
 	}
+	var sc *Schedule
 	if run.ScheduleID != nil {
-		sc, err := s.GetSchedule(ctx, *run.ScheduleID)
-		if err != nil {
+		if sc, err = s.GetSchedule(ctx, *run.ScheduleID); err != nil {
 			return err
 		}
 		owner, err := tenants.PrincipalForUser(ctx, sc.OwnerID)
@@ -325,7 +325,11 @@ func (s *Service) BuildRun(ctx context.Context, runID uuid.UUID) error {
 		done, done.Sub(started).Milliseconds(), runID).Error; err != nil {
 		return fmt.Errorf("store report run: %w", err)
 	}
-	return nil
+	if sc == nil {
+		return nil
+	}
+	run.RowCount = rows
+	return s.mailRun(ctx, sc, run, pr, buf.Bytes(), ctype)
 }
 
 // FailRun records a failed build (in a transaction of its own: the build's
@@ -344,9 +348,16 @@ func (s *Service) FailRun(ctx context.Context, runID uuid.UUID, cause error, fin
 		status = "failed"
 	}
 	done := s.now()
-	return db.Exec(`UPDATE report_runs SET status = ?, error = ?, finished_at = ?,
+	res := db.Exec(`UPDATE report_runs SET status = ?, error = ?, finished_at = ?,
   duration_ms = (extract(epoch FROM (CAST(? AS timestamptz) - started_at)) * 1000)::bigint WHERE id = ? AND status <> 'completed'`,
-		status, msg, done, done, runID).Error
+		status, msg, done, done, runID)
+	if res.Error != nil {
+		return fmt.Errorf("record report failure: %w", res.Error)
+	}
+	if !final || res.RowsAffected == 0 {
+		return nil
+	}
+	return s.mailFailure(ctx, runID, msg)
 }
 
 // ErrTooLarge is a report file over MaxFileBytes.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -243,3 +244,84 @@ func TestScheduledRun_BuildsAndStoresOncePerPeriod(t *testing.T) {
 }
 
 var pageAll = httpx.Page{Limit: 500}
+
+// A built run goes to each recipient through the outbox once: attached
+// when small, else as a signed link that expires.
+func TestScheduledRun_MailsRecipients(t *testing.T) {
+	w := newWorld(t)
+	w.svc.SetNotices(notices.NewService(w.env.Pool, nil, nil, nil)).SetLinks("https://stacks.example.org/", []byte("link secret"))
+	w.svc.SetClock(func() time.Time { return time.Date(2026, 3, 2, 14, 0, 0, 0, time.UTC) })
+	var sid uuid.UUID
+	mails := func() (n, atts int, text string) {
+		w.tx(t, func(tx *gorm.DB) {
+			tx.Raw("SELECT count(*) FROM notices WHERE kind = 'report'").Row().Scan(&n)
+			tx.Raw("SELECT count(*) FROM notice_attachments").Row().Scan(&atts)
+			tx.Raw("SELECT body_text FROM notices WHERE kind = 'report' ORDER BY created_at DESC, id DESC LIMIT 1").Row().Scan(&text)
+		})
+		return
+	}
+	err := w.as(t, func(ctx context.Context) error {
+		sc, err := w.svc.CreateSchedule(ctx, ScheduleInput{Report: ptrTo("fines"), Frequency: ptrTo("monthly"),
+			Params: ParamMap{"period": "last_month"}, Recipients: &[]string{"head@library.org", "board@library.org"}})
+		if err != nil {
+			return err
+		}
+		sid = sc.ID
+		_, err = w.svc.RunNow(ctx, sid)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, atts, text := mails()
+	if n != 2 || atts != 2 || !strings.Contains(text, "Fines and fees, 2026-02-01 to 2026-02-28") || !strings.Contains(text, "It is attached.") {
+		t.Fatalf("%d mails, %d attachments: %q", n, atts, text)
+	}
+	// Over the attachment limit: a link, no attachment.
+	w.svc.SetAttachLimit(10)
+	var runID uuid.UUID
+	if err := w.as(t, func(ctx context.Context) error {
+		run, err := w.svc.RunNow(ctx, sid)
+		runID = run.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, atts, text = mails()
+	i := strings.Index(text, "https://stacks.example.org/api/v1/report-files/")
+	if n != 4 || atts != 2 || i < 0 {
+		t.Fatalf("%d mails, %d attachments: %q", n, atts, text)
+	}
+	token := strings.Fields(text[i+len("https://stacks.example.org/api/v1/report-files/"):])[0]
+	tenant, run, ok := w.svc.verifyLink(token, w.svc.now())
+	if !ok || tenant != w.tenant || run != runID {
+		t.Errorf("link names %s %s %v", tenant, run, ok)
+	}
+	if _, _, ok := w.svc.verifyLink(token, w.svc.now().Add(LinkTTL+time.Minute)); ok {
+		t.Error("an expired link still works")
+	}
+	if _, _, ok := w.svc.verifyLink(strings.Replace(token, ".", "x.", 1), w.svc.now()); ok {
+		t.Error("a tampered link works")
+	}
+	other := NewService(w.env.Pool, nil).SetLinks("", []byte("another secret"))
+	if _, _, ok := other.verifyLink(token, w.svc.now()); ok {
+		t.Error("a link works under another secret")
+	}
+	// A final failure tells the owner.
+	if err := w.as(t, func(ctx context.Context) error {
+		id, _, err := w.svc.StartScheduledRun(ctx, sid, "2026-05")
+		if err != nil {
+			return err
+		}
+		return w.svc.FailRun(ctx, id, errs.E(errs.Invalid, "x", "params: branch gone"), true)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var failed string
+	w.tx(t, func(tx *gorm.DB) {
+		tx.Raw("SELECT body_text FROM notices WHERE kind = 'report_failed'").Row().Scan(&failed)
+	})
+	if !strings.Contains(failed, "params: branch gone") {
+		t.Errorf("owner's failure mail: %q", failed)
+	}
+}
