@@ -116,6 +116,7 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
 	w.mux.HandleFunc(TypeReportsDue, w.handleReportsDue)
 	w.mux.HandleFunc(TypeReportRun, w.handleReportRun)
+	w.mux.HandleFunc(TypeReportsCompact, w.handleReportsCompact)
 	return w
 }
 

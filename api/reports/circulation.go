@@ -3,6 +3,8 @@ package reports
 import (
 	"strconv"
 	"strings"
+
+	"github.com/stacks-ils/stacks/api/errs"
 )
 
 var circSource = source{day: "d.day", hour: "d.hour", itemType: "d.item_type", category: "d.patron_category"}
@@ -18,6 +20,15 @@ func circulationActivity(p *Params) (*query, error) {
 		return nil, err
 	}
 	where := []string{"d.day BETWEEN CAST(@from AS date) AND CAST(@to AS date)"}
+	table := "circ_daily"
+	if p.GroupBy == "hour" {
+		// Hours are kept per day and branch only (see the migration).
+		table = "circ_hourly"
+		if p.ItemType != "" || p.Category != "" {
+			return nil, errs.Field("group_by", "hour_by_branch_only",
+				"counts by hour of day are kept per branch: leave out item_type and patron_category, or group by something else")
+		}
+	}
 	if p.ItemType != "" {
 		where, args["item_type"] = append(where, "d.item_type = @item_type"), p.ItemType
 	}
@@ -28,7 +39,7 @@ func circulationActivity(p *Params) (*query, error) {
 	from, order := k.from()
 	q := `WITH ` + unitsCTE(p, args) + `,
 agg AS (SELECT ` + sel + `, sum(d.checkouts) AS checkouts, sum(d.renewals) AS renewals, sum(d.checkins) AS checkins
-  FROM circ_daily d JOIN units u ON u.id = d.branch_id
+  FROM ` + table + ` d JOIN units u ON u.id = d.branch_id
   WHERE ` + strings.Join(where, " AND ") + `
   GROUP BY ` + group + `)
 SELECT ` + strings.Join(k.out, ", ") + `, COALESCE(a.checkouts, 0)::bigint, COALESCE(a.renewals, 0)::bigint, COALESCE(a.checkins, 0)::bigint
@@ -67,9 +78,16 @@ func popularTitles(p *Params) (*query, error) {
 	args := map[string]any{"start": p.start(), "end": p.end(), "limit": p.Limit}
 	units := unitsCTE(p, args)
 	lf := loanFilters(p, args)
-	co := `SELECT l.bib_id, count(*) AS n FROM loans l JOIN units u ON u.id = l.branch_id
+	// Without a branch the units join is left out: counting the
+	// loans_checked_out_idx entries (which carry bib_id) is then an
+	// index-only scan.
+	lj, hj := "", ""
+	if p.Branch != nil {
+		lj, hj = " JOIN units u ON u.id = l.branch_id", " JOIN units u ON u.id = h.pickup_branch_id"
+	}
+	co := `SELECT l.bib_id, count(*) AS n FROM loans l` + lj + `
   WHERE l.checked_out_at >= @start AND l.checked_out_at < @end` + lf + ` GROUP BY l.bib_id`
-	ho := `SELECT h.bib_id, count(*) AS n FROM holds h JOIN units u ON u.id = h.pickup_branch_id
+	ho := `SELECT h.bib_id, count(*) AS n FROM holds h` + hj + `
   WHERE h.requested_at >= @start AND h.requested_at < @end GROUP BY h.bib_id`
 	rank, otherSQL := "c", ho
 	if p.get("by") == "holds" {

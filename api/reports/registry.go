@@ -40,7 +40,8 @@ func params(groups ...[]Param) []Param {
 var registry = []*Report{
 	{Name: "circulation_activity", Title: "Circulation activity", Chart: "line",
 		Description: "Checkouts, renewals and checkins per day, week, month or hour of day, or by branch, item type or patron category. " +
-			"From the daily aggregates: periods without activity (closed days) are rows of zeros. Renewals count at the lending branch, checkins at the return branch.",
+			"From the daily aggregates: periods without activity (closed days) are rows of zeros. Renewals count at the lending branch, checkins at the return branch. " +
+			"Hours of day are kept per branch only (no item_type or patron_category filter with group_by=hour).",
 		Params: params(rangeParams, []Param{pBranch, pItemType, pCategory,
 			pGroupBy("day", "day", "week", "month", "hour", "branch", "member", "item_type", "patron_category"), pRollup}),
 		chartValues: []string{"checkouts", "renewals", "checkins"}, build: circulationActivity},

@@ -588,3 +588,36 @@ func TestIsolation(t *testing.T) {
 		}
 	}
 }
+
+// Compaction folds the shards of past days into shard 0 and changes no
+// total; today's shards stay (desks are writing them).
+func TestCompact(t *testing.T) {
+	w := newWorld(t)
+	w.svc.SetClock(func() time.Time { return time.Date(2026, 2, 21, 18, 0, 0, 0, time.UTC) }) // Feb 21 local
+	w.tx(t, func(tx *gorm.DB) {
+		for _, q := range []string{
+			`INSERT INTO circ_daily (day, branch_id, item_type, patron_category, shard, checkouts) VALUES ('2026-02-14', ?, 'book', 'adult', 3, 5), ('2026-02-14', ?, 'book', 'adult', 6, 7)`,
+			`INSERT INTO circ_daily (day, branch_id, item_type, patron_category, shard, checkins) VALUES ('2026-02-21', ?, 'dvd', 'adult', 5, 2), ('2026-02-21', ?, 'dvd', 'adult', 6, 1)`,
+		} {
+			if err := tx.Exec(q, w.l1b, w.l1b).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	before := w.mustRun(t, "circulation_activity", feb(map[string]string{"group_by": "month"}))
+	if err := w.env.Pool.Tx(context.Background(), w.tenant, func(ctx context.Context, _ *gorm.DB) error { return w.svc.Compact(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	after := w.mustRun(t, "circulation_activity", feb(map[string]string{"group_by": "month"}))
+	if rowsJSON(t, before.Rows) != rowsJSON(t, after.Rows) || rowsJSON(t, after.Rows) != `[["2026-02-01",16,1,5]]` {
+		t.Errorf("before %s after %s", rowsJSON(t, before.Rows), rowsJSON(t, after.Rows))
+	}
+	var old, today int
+	w.tx(t, func(tx *gorm.DB) {
+		tx.Raw("SELECT count(*) FROM circ_daily WHERE day < '2026-02-21' AND shard <> 0").Row().Scan(&old)
+		tx.Raw("SELECT count(*) FROM circ_daily WHERE day = '2026-02-21' AND shard <> 0").Row().Scan(&today)
+	})
+	if old != 0 || today < 2 {
+		t.Errorf("after compaction: %d sharded rows of past days (want 0), %d of today (want them kept)", old, today)
+	}
+}
