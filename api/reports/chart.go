@@ -98,8 +98,8 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 			p.Add(l)
 			p.Legend.Add(res.Columns[j].Name, l)
 		}
-		// At most about 15 tick labels: every nth period is named.
-		step := (len(labels) + 14) / 15
+		// At most about 8 tick labels, slanted: every nth period is named.
+		step := (len(labels) + 7) / 8
 		ticks := make([]plot.Tick, 0, len(labels))
 		for i, l := range labels {
 			t := plot.Tick{Value: float64(i)}
@@ -109,13 +109,18 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 			ticks = append(ticks, t)
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		p.X.Tick.Label.Rotation = 0.6
+		p.X.Tick.Label.XAlign = draw.XRight
+		p.X.Tick.Label.YAlign = draw.YCenter
 		p.X.Label.Text = res.Columns[0].Name
 		if len(rows) > 0 {
 			p.X.Min, p.X.Max = 0, float64(len(rows)-1)
 		}
 	} else {
 		n := len(valueIdx)
-		bw := vg.Points(float64(min(24, max(4, 360/(max(1, len(rows))*max(1, n))))))
+		width = vg.Length(max(16, min(60, 1.2*float64(len(rows)*max(1, n))))) * vg.Centimeter
+		// Groups fill about 70% of the plot's width; bars at most 24pt.
+		bw := vg.Length(min(24, max(2, 0.7*float64(width-2*vg.Centimeter)/float64(max(1, len(rows)*n)))))
 		for k, j := range valueIdx {
 			vs := make(plotter.Values, len(rows))
 			for i, row := range rows {
@@ -136,14 +141,22 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 		}
 		if len(labels) > 0 {
 			p.NominalX(labels...)
+			p.X.Min, p.X.Max = -0.5, float64(len(labels))-0.5
 		}
 		if len(labels) > 8 {
 			p.X.Tick.Label.Rotation = 0.8
 			p.X.Tick.Label.XAlign = draw.XRight
 			p.X.Tick.Label.YAlign = draw.YCenter
 		}
-		width = vg.Length(max(16, min(60, 1.2*float64(len(rows)*max(1, n))))) * vg.Centimeter
 	}
+	// Headroom above the tallest value for the legend.
+	top := 0.0
+	for _, row := range rows {
+		for _, j := range valueIdx {
+			top = max(top, value(row, j))
+		}
+	}
+	p.Y.Max = max(1, top*1.25)
 	c := vgsvg.New(width, 11*vg.Centimeter)
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
