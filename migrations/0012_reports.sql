@@ -16,17 +16,20 @@
 -- shard spreads the counters: every checkout of a book by an adult at the
 -- main branch on one day would otherwise update ONE row, and that row lock
 -- is held until the desk's transaction commits, so 32 desks would queue
--- behind each other. The trigger writes to shard pg_backend_pid() % 8: two
--- connections contend only when their backend pids share a residue, and the
--- reports sum over shards (the shard is never a grouping key). A daily job
--- (app.circ_daily_compact) folds the shards of past days into shard 0.
+-- behind each other. The trigger writes to shard pg_backend_pid() % 64: two
+-- connections contend only when their backend pids share a residue (with 8
+-- shards, 20 pooled connections shared each shard two or three at a time
+-- and 32 desks did 25-40% fewer operations a second; with 64 a collision
+-- is the exception), and the reports sum over shards (the shard is never a
+-- grouping key). A daily job (app.circ_daily_compact) folds the shards of
+-- past days into shard 0, so the extra rows live one day.
 CREATE TABLE circ_daily (
     tenant_id        uuid NOT NULL DEFAULT app.current_tenant_id() REFERENCES tenants (id),
     day              date NOT NULL,
     branch_id        uuid NOT NULL,
     item_type        text NOT NULL,
     patron_category  text NOT NULL,
-    shard            smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 7),
+    shard            smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 63),
     checkouts        integer NOT NULL DEFAULT 0,
     renewals         integer NOT NULL DEFAULT 0,
     checkins         integer NOT NULL DEFAULT 0,
@@ -38,7 +41,7 @@ CREATE TABLE circ_hourly (
     day              date NOT NULL,
     hour             smallint NOT NULL CHECK (hour BETWEEN 0 AND 23),
     branch_id        uuid NOT NULL,
-    shard            smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 7),
+    shard            smallint NOT NULL DEFAULT 0 CHECK (shard BETWEEN 0 AND 63),
     checkouts        integer NOT NULL DEFAULT 0,
     renewals         integer NOT NULL DEFAULT 0,
     checkins         integer NOT NULL DEFAULT 0,
@@ -69,7 +72,7 @@ CREATE FUNCTION app.circ_daily_add(t uuid, at timestamptz, b uuid, itype text, p
 DECLARE
     tz text;
     local timestamp;
-    sh smallint := (pg_backend_pid() % 8)::smallint;
+    sh smallint := (pg_backend_pid() % 64)::smallint;
 BEGIN
     SELECT timezone INTO tz FROM public.tenants WHERE id = t;
     local := at AT TIME ZONE COALESCE(tz, 'UTC');
