@@ -38,6 +38,7 @@ import (
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/migrations"
 	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/workers"
@@ -118,6 +119,7 @@ type config struct {
 	SMTPURL, MailFrom                     string
 	AdminToken                            string
 	ReportLinkSecret                      string
+	Billing                               billing.Config
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
 	NoticesPerMinute, NoticeConcurrency   int
@@ -143,6 +145,9 @@ func loadConfig() (config, error) {
 		// every API process. Empty: large reports are mailed as a pointer
 		// to the run in the API instead.
 		ReportLinkSecret: os.Getenv("REPORT_LINK_SECRET"),
+		Billing: billing.Config{SecretKey: os.Getenv("STRIPE_SECRET_KEY"), WebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
+			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE"),
+			PortalURL: os.Getenv("BILLING_PORTAL_URL")},
 	}
 	var err error
 	ints := []struct {
@@ -157,6 +162,8 @@ func loadConfig() (config, error) {
 		{"NOTICES_PER_MINUTE", 120, &c.NoticesPerMinute},
 		{"NOTICE_CONCURRENCY", 2, &c.NoticeConcurrency},
 		{"MAINTENANCE_HOUR", 2, &c.MaintenanceHour},
+		{"BILLING_GRACE_DAYS", 14, &c.Billing.GraceDays},
+		{"BILLING_RETENTION_DAYS", 90, &c.Billing.RetentionDays},
 	}
 	for _, i := range ints {
 		if *i.dst, err = strconv.Atoi(env(i.name, strconv.Itoa(i.def))); err != nil {
@@ -180,6 +187,7 @@ func loadConfig() (config, error) {
 			c.BaseURL = "http://" + c.HTTPAddr
 		}
 	}
+	c.Billing.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	return c, nil
 }
 
@@ -295,11 +303,21 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
 	reps := reports.NewService(svc.pool, log).SetEnqueuer(enq).SetNotices(nots).SetLinks(cfg.BaseURL, []byte(cfg.ReportLinkSecret))
+	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
+	if err != nil {
+		return err
+	}
+	bill.SetEnqueuer(enq)
+	if bill.Enabled() {
+		svc.tenants.SetBilling(bill)
+	} else if serveAPI {
+		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every library has full access")
+	}
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetReports(reps)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetReports(reps)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -312,7 +330,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Queues: svc.redis, Reports: reps})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, Queues: svc.redis, Reports: reps})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

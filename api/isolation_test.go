@@ -171,6 +171,13 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 		{Method: "DELETE", Path: "/api/v1/notices/templates/:kind", URL: func(*fixture) string { return "/api/v1/notices/templates/overdue" }},
 		{Method: "POST", Path: "/api/v1/notices/templates/:kind/preview", URL: func(*fixture) string { return "/api/v1/notices/templates/due_soon/preview" },
 			Body: func(f *fixture) any { return map[string]any{"patron_id": f.PatronID} }, Status: 422, Code: "patron_not_found"},
+		{Method: "GET", Path: "/api/v1/billing"},             // list-style: B's account never shows
+		{Method: "GET", Path: "/api/v1/exports/patrons.csv"}, // list-style: none of B's rows
+		{Method: "GET", Path: "/api/v1/exports/loans.csv"},
+		{Method: "GET", Path: "/api/v1/billing/plans", NotScoped: "public list of plans"},
+		{Method: "POST", Path: "/api/v1/billing/checkout", NotScoped: "takes no ids: the caller's own library (billing tests)"},
+		{Method: "POST", Path: "/api/v1/billing/portal", NotScoped: "takes no ids: the caller's own library (billing tests)"},
+		{Method: "POST", Path: "/api/v1/billing/webhook", NotScoped: "signed by Stripe, no token: billing.TestWebhook_CannotChangeAnotherLibrary"},
 		{Method: "GET", Path: "/api/v1/notices/settings"},
 		{Method: "PATCH", Path: "/api/v1/notices/settings", Body: func(*fixture) any { return map[string]any{"send_hour": 9} }},
 		// A's run lists A's loans only: B's patron gets nothing from it.

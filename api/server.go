@@ -23,11 +23,13 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/exports"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -58,6 +60,9 @@ type Deps struct {
 	// Notices is the outbox; built without delivery (no enqueuer, no
 	// mailer) when nil.
 	Notices *notices.Service
+	// Billing sells subscriptions and enforces them; off (full access, no
+	// limits) when nil or built without a Stripe key.
+	Billing *billing.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
 	// Reports runs reports and keeps schedules; built without a worker
@@ -78,6 +83,12 @@ func (d Deps) withModules() Deps {
 		d.Notices = notices.NewService(d.Pool, nil, nil, d.Log)
 	}
 	d.Patrons.SetNotifier(d.Notices)
+	if d.Billing == nil {
+		d.Billing, _ = billing.New(billing.Config{}, d.Pool, d.Notices, d.Log) // the built-in plans always load
+	}
+	if d.Billing.Enabled() {
+		d.Tenants.SetBilling(d.Billing)
+	}
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
 	}
@@ -140,6 +151,8 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
 	routes = append(routes, d.Reports.Routes()...)
+	routes = append(routes, d.Billing.Routes()...)
+	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
 	s.mount(routes)
 	return s
 }
@@ -155,7 +168,7 @@ func (s *Server) mount(routes []httpx.Route) {
 		}
 		h := []fiber.Handler{}
 		if !r.Public {
-			h = append(h, s.authenticate(tenants.Permission(r.Perm)))
+			h = append(h, s.authenticate(r))
 		}
 		s.App.Add(r.Method, r.Path, append(h, r.Handler)...)
 		if r.StreamBody {
@@ -163,6 +176,35 @@ func (s *Server) mount(routes []httpx.Route) {
 		}
 		s.routes = append(s.routes, r)
 	}
+}
+
+// apiCallQuota holds integrations (API keys) to the plan's daily request
+// allowance, counted per library and UTC day in Redis. Staff sessions are
+// not counted: the desk must never stop. A Redis failure lets the request
+// through (logged): billing must not take a library down.
+func (s *Server) apiCallQuota(ctx context.Context, c *fiber.Ctx, p *tenants.Principal) error {
+	if p.APIKeyID == uuid.Nil || !s.deps.Billing.Enabled() || s.deps.Counter == nil {
+		return nil
+	}
+	limit := s.deps.Billing.PlansFile().APICallsPerDay(p.Access.Plan)
+	if limit <= 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	key := "apicalls:" + p.TenantID.String() + ":" + now.Format(time.DateOnly)
+	ok, _, err := s.deps.Counter.Allow(ctx, key, limit, 25*time.Hour)
+	if err != nil {
+		s.deps.Log.Error("api call quota", "tenant_id", p.TenantID, "error", err)
+		return nil
+	}
+	if !ok {
+		midnight := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(midnight.Sub(now).Seconds())+1))
+		return errs.E(errs.RateLimited, "api_call_limit_reached", fmt.Sprintf(
+			"this library's plan allows %d API-key requests a day and they are used; the count starts again at midnight UTC, or choose a larger plan", limit)).
+			WithDetails(map[string]any{"limit": limit, "plan": p.Access.Plan})
+	}
+	return nil
 }
 
 // observe gives each request a deadline, renders errors (so the status is
@@ -263,7 +305,9 @@ const principalLocal = "principal"
 // tenant transaction for the token's tenant, checks the route's permission
 // and runs the rest of the chain inside that transaction: the handler's nil
 // commits, an error rolls back.
-func (s *Server) authenticate(perm tenants.Permission) fiber.Handler {
+func (s *Server) authenticate(r httpx.Route) fiber.Handler {
+	perm := tenants.Permission(r.Perm)
+	gated := s.deps.Billing.Enabled() && !r.AllowReadOnly && r.Method != fiber.MethodGet && r.Method != fiber.MethodHead
 	return func(c *fiber.Ctx) error {
 		token := c.Get("X-API-Key")
 		if h := c.Get(fiber.HeaderAuthorization); token == "" && h != "" {
@@ -280,14 +324,38 @@ func (s *Server) authenticate(perm tenants.Permission) fiber.Handler {
 		if !ok {
 			return tenants.ErrBadToken
 		}
-		return s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) error {
+		check := func(ctx context.Context) (*tenants.Principal, error) {
 			p, err := s.deps.Tenants.Authenticate(ctx, token)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			c.Locals(principalLocal, p)
 			if !p.Has(perm) {
-				return errs.E(errs.Forbidden, "forbidden", "your role does not allow this ("+string(perm)+")")
+				return nil, errs.E(errs.Forbidden, "forbidden", "your role does not allow this ("+string(perm)+")")
+			}
+			if gated && p.Access.ReadOnly() {
+				return nil, errs.E(errs.PaymentRequired, "subscription_inactive", p.Access.Message()).
+					WithDetails(map[string]any{"status": p.Access.Status, "reason": p.Access.Reason})
+			}
+			return p, s.apiCallQuota(ctx, c, p)
+		}
+		if r.External {
+			// Authenticate, commit, then run the handler outside any
+			// transaction: it calls Stripe and opens its own.
+			var p *tenants.Principal
+			if err := s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) (err error) {
+				p, err = check(ctx)
+				return err
+			}); err != nil {
+				return err
+			}
+			c.SetUserContext(tenants.WithPrincipal(c.UserContext(), p))
+			return c.Next()
+		}
+		return s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) error {
+			p, err := check(ctx)
+			if err != nil {
+				return err
 			}
 			c.SetUserContext(tenants.WithPrincipal(ctx, p))
 			return c.Next()

@@ -99,6 +99,15 @@ type Me struct {
 	User        *StaffUser   `json:"user"`
 	APIKey      *APIKey      `json:"api_key"`
 	Permissions []Permission `json:"permissions"`
+	// Subscription is the library's access: a warning while a payment is
+	// overdue (with the date access becomes read-only), read_only after.
+	Subscription *Subscription `json:"subscription,omitempty"`
+}
+
+// Subscription is what /me says about the library's subscription.
+type Subscription struct {
+	Access
+	Message string `json:"message,omitempty"`
 }
 
 // GetMe returns who the caller is and what they may do.
@@ -109,6 +118,9 @@ func (s *Service) GetMe(ctx context.Context) (*Me, error) {
 		return nil, err
 	}
 	m := &Me{Permissions: []Permission{}}
+	if s.billing != nil {
+		m.Subscription = &Subscription{Access: p.Access, Message: p.Access.Message()}
+	}
 	if err := db.Where("id = ?", p.TenantID).Take(&m.Tenant).Error; err != nil {
 		return nil, fmt.Errorf("me: tenant: %w", err)
 	}

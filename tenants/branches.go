@@ -316,7 +316,13 @@ func (s *Service) CreateBranch(ctx context.Context, in BranchInput) (*Branch, er
 		return nil, err
 	}
 	b.Path = append(slices.Clone(parent.Path), b.ID)
+	if err := s.CheckLimit(ctx, ResourceBranches, 1); err != nil {
+		return nil, err
+	}
 	if err := insertBranch(db, b); err != nil {
+		return nil, err
+	}
+	if err := s.branchesChanged(ctx); err != nil {
 		return nil, err
 	}
 	return getBranch(ctx, b.ID)
@@ -449,5 +455,5 @@ func (s *Service) DeleteBranch(ctx context.Context, id uuid.UUID) error {
 		}
 		return fmt.Errorf("delete branch %s: %w", id, err)
 	}
-	return nil
+	return s.branchesChanged(ctx)
 }

@@ -13,7 +13,7 @@ func (s *Service) Routes() []httpx.Route {
 	return []httpx.Route{
 		{Method: "POST", Path: "/api/v1/signup", Public: true, Summary: "Sign up a library", Handler: s.handleSignup},
 		{Method: "POST", Path: "/api/v1/auth/login", Public: true, Summary: "Log in", Handler: s.handleLogin},
-		{Method: "POST", Path: "/api/v1/auth/logout", Perm: p(PermAuthenticated), Summary: "Log out", Handler: s.handleLogout},
+		{Method: "POST", Path: "/api/v1/auth/logout", Perm: p(PermAuthenticated), Summary: "Log out", Handler: s.handleLogout, AllowReadOnly: true},
 		{Method: "GET", Path: "/api/v1/me", Perm: p(PermAuthenticated), Summary: "Who am I", Handler: s.handleMe},
 		{Method: "GET", Path: "/api/v1/tenant", Perm: p(PermAuthenticated), Summary: "Get the library's settings", Handler: s.handleGetTenant},
 		{Method: "PATCH", Path: "/api/v1/tenant", Perm: p(PermTenantManage), Summary: "Change the library's name, time zone or country", Handler: s.handleUpdateTenant},

@@ -42,3 +42,22 @@ func (p *Pool) ActiveTenants(ctx context.Context) ([]Tenant, error) {
 	}
 	return ts, nil
 }
+
+// RecordStripeEvent notes that a Stripe event is being processed; false
+// means it was noted before (a replay), and the caller does nothing.
+func (p *Pool) RecordStripeEvent(ctx context.Context, id, typ string) (bool, error) {
+	r := p.platform(ctx).Exec("INSERT INTO stripe_events (id, type) VALUES (?, ?) ON CONFLICT (id) DO NOTHING", id, typ)
+	if r.Error != nil {
+		return false, fmt.Errorf("record stripe event %s: %w", id, r.Error)
+	}
+	return r.RowsAffected == 1, nil
+}
+
+// ForgetStripeEvent un-notes an event whose processing could not be
+// queued, so Stripe's retry is processed.
+func (p *Pool) ForgetStripeEvent(ctx context.Context, id string) error {
+	if err := p.platform(ctx).Exec("DELETE FROM stripe_events WHERE id = ?", id).Error; err != nil {
+		return fmt.Errorf("forget stripe event %s: %w", id, err)
+	}
+	return nil
+}

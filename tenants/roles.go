@@ -107,6 +107,8 @@ type Principal struct {
 	Email     string
 	Name      string
 	Grants    []Grant
+	// Access is the library's subscription state when the request began.
+	Access Access
 }
 
 // Has reports whether any grant allows p somewhere. Routes check this; the

@@ -35,6 +35,7 @@ type Service struct {
 	pool    *Pool
 	counter Counter
 	opt     Options
+	billing Billing
 }
 
 // NewService builds the service over pool, using counter for lockouts and

@@ -162,6 +162,11 @@ func (s *Service) Signup(ctx context.Context, in SignupInput, ip, userAgent stri
 		if err != nil {
 			return err
 		}
+		if s.billing != nil {
+			if err := s.billing.SignedUp(ctx); err != nil {
+				return fmt.Errorf("signup: billing: %w", err)
+			}
+		}
 		res = &SignupResult{Tenant: TenantRef{ID: t.ID, Slug: t.Slug, Name: t.Name, Kind: t.Kind}, User: u, Token: token, ExpiresAt: exp}
 		return nil
 	})

@@ -185,6 +185,9 @@ func (s *Service) CreateStaff(ctx context.Context, in StaffInput) (*StaffUser, e
 	if in.Status != nil && *in.Status != "active" {
 		return nil, errs.Field("status", "invalid_status", `new staff users are "active"`)
 	}
+	if err := s.CheckLimit(ctx, ResourceStaff, 1); err != nil {
+		return nil, err
+	}
 	if err := insertStaff(db, u); err != nil {
 		return nil, err
 	}

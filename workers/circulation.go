@@ -94,6 +94,16 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 	if err != nil {
 		return fmt.Errorf("circulation job for %s: %w", p.TenantID, err)
 	}
+	// The library's own reminders (trial ending) ride on the nightly job.
+	if w.billing != nil {
+		day, perr := time.Parse(time.DateOnly, p.AsOf)
+		if perr != nil {
+			return fmt.Errorf("bad date %q: %w", p.AsOf, asynq.SkipRetry)
+		}
+		if _, err := w.billing.Daily(ctx, p.TenantID, day); err != nil {
+			return fmt.Errorf("billing reminders for %s: %w", p.TenantID, err)
+		}
+	}
 	w.log.Info("circulation nightly job", "tenant_id", p.TenantID, "holds_expired", expired, "loans_renewed", renewed, "loans_lost", lost, "loans_anonymised", anonymised)
 	return nil
 }

@@ -23,6 +23,16 @@ type jobPayload struct {
 type Client struct {
 	c    *asynq.Client
 	insp *asynq.Inspector
+	// quantityDelay folds branch changes made close together into one
+	// Stripe update (default 5 s).
+	quantityDelay time.Duration
+}
+
+// SetQuantityDelay changes how long a subscription quantity update waits
+// for more branch changes.
+func (c *Client) SetQuantityDelay(d time.Duration) *Client {
+	c.quantityDelay = d
+	return c
 }
 
 // NewClient connects an enqueuing client to Redis.

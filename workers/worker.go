@@ -19,6 +19,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -59,6 +60,7 @@ type Worker struct {
 	circ    *circulation.Service
 	notices *notices.Service
 	reports *reports.Service
+	billing *billing.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler
@@ -117,6 +119,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeReportsDue, w.handleReportsDue)
 	w.mux.HandleFunc(TypeReportRun, w.handleReportRun)
 	w.mux.HandleFunc(TypeReportsCompact, w.handleReportsCompact)
+	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
+	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
 	return w
 }
 

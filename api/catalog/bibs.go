@@ -21,6 +21,8 @@ type Branches interface {
 	GetBranch(ctx context.Context, id uuid.UUID) (*tenants.Branch, error)
 	// Pool opens tenant transactions for work outside a request (jobs, exports).
 	Pool() *tenants.Pool
+	// CheckLimit refuses new records beyond the library's plan.
+	CheckLimit(ctx context.Context, resource string, n int) error
 }
 
 // Service is the catalog module.
@@ -215,6 +217,9 @@ func (s *Service) SaveRecord(ctx context.Context, rec *marc.Record, policy Dupli
 			b.Warnings = warnings
 			return &SaveResult{Bib: b, Action: "updated", Duplicates: dups}, nil
 		}
+	}
+	if err := s.branches.CheckLimit(ctx, tenants.ResourceBibs, 1); err != nil {
+		return nil, err
 	}
 	id := tenants.NewID()
 	setControlNumber(rec, id)

@@ -214,6 +214,11 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending,
 		// Later records of the same batch match this one.
 		dups.add(&c.f, Duplicate{ID: c.id, Title: c.f.Title})
 	}
+	// A plan limit stops the import at this batch (the job fails with the
+	// limit in its message; earlier batches stay).
+	if err := s.branches.CheckLimit(ctx, tenants.ResourceBibs, len(inserts)); err != nil {
+		return d, nil, err
+	}
 
 	err := tx.Transaction(func(tx *gorm.DB) error {
 		rows := make([]*bibRow, 0, len(inserts))

@@ -22,7 +22,8 @@ func (s *Service) Routes() []httpx.Route {
 	circ, read := p(tenants.PermCirculate), p(tenants.PermPatronsRead)
 	return []httpx.Route{
 		{Method: "POST", Path: "/api/v1/circulation/checkout", Perm: circ, Summary: "Check an item out to a patron", Handler: httpx.Action(fiber.StatusCreated, httpx.BodyRequired, s.Checkout)},
-		{Method: "POST", Path: "/api/v1/circulation/checkin", Perm: circ, Summary: "Check an item in and route it", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.Checkin)},
+		{Method: "POST", Path: "/api/v1/circulation/checkin", Perm: circ, Summary: "Check an item in and route it", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.Checkin),
+			AllowReadOnly: true}, // returning books is never blocked by billing,
 		{Method: "POST", Path: "/api/v1/circulation/offline", Perm: p(tenants.PermCircBackdate), Summary: "Replay offline circulation transactions in order", Handler: s.handleOffline},
 		{Method: "GET", Path: "/api/v1/circulation/settings", Perm: read, Summary: "Get circulation settings", Handler: httpx.Action(fiber.StatusOK, httpx.BodyOptional, func(ctx context.Context, _ struct{}) (*Settings, error) { return s.GetSettings(ctx) })},
 		{Method: "PATCH", Path: "/api/v1/circulation/settings", Perm: p(tenants.PermCirculationRules), Summary: "Change circulation settings", Handler: httpx.Action(fiber.StatusOK, httpx.BodyRequired, s.UpdateSettings)},

@@ -19,4 +19,11 @@ type Route struct {
 	// limit from c.Context().RequestBodyStream() (uploads); it enforces its
 	// own limit.
 	StreamBody bool
+	// External marks a handler that calls an outside service (Stripe): the
+	// request authenticates in a short transaction and the handler runs
+	// without one, opening its own with Pool.Tx around its database work.
+	External bool
+	// AllowReadOnly keeps a write route open when the library's
+	// subscription is inactive (checkins, paying).
+	AllowReadOnly bool
 }

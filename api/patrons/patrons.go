@@ -323,6 +323,9 @@ func (s *Service) Create(ctx context.Context, in PatronInput) (*Patron, error) {
 	if err := in.apply(s, &p); err != nil {
 		return nil, err
 	}
+	if err := s.tenants.CheckLimit(ctx, tenants.ResourcePatrons, 1); err != nil {
+		return nil, err
+	}
 	if err := s.insert(ctx, &p, true); err != nil {
 		return nil, err
 	}

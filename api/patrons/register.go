@@ -149,6 +149,9 @@ func (s *Service) register(ctx context.Context, in RegisterInput, st selfRegSett
 		return nil, err
 	}
 	p.CardNumber = card
+	if err := s.tenants.CheckLimit(ctx, tenants.ResourcePatrons, 1); err != nil {
+		return nil, err
+	}
 	if err := s.insert(ctx, &p, false); err != nil {
 		return nil, err
 	}
