@@ -35,6 +35,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation/policy"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/notices/devmail"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
@@ -303,6 +304,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
 	reps := reports.NewService(svc.pool, log).SetEnqueuer(enq).SetNotices(nots).SetLinks(cfg.BaseURL, []byte(cfg.ReportLinkSecret))
+	op := opac.NewService(svc.pool, circ, pat, cfg.BaseURL, log)
+	nots.SetLinks(op)
 	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
 	if err != nil {
 		return err
@@ -317,7 +320,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetReports(reps)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetReports(reps)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -330,7 +333,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			RateLimitPerMinute: cfg.RateLimitPerMinute, ProxyHeader: cfg.ProxyHeader,
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
-			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, Queues: svc.redis, Reports: reps})
+			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis, Reports: reps})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

@@ -1094,7 +1094,7 @@ func TestNotices_QueuedWhenAHoldIsTrapped(t *testing.T) {
 	want(t, call(t, s, "POST", "/api/v1/holds", d.lib.Token, map[string]any{"patron_id": p["id"], "item_id": it["id"], "pickup_branch_id": main}), 201)
 	want(t, d.checkin(d.lib.Token, it, main, nil), 200)
 	want(t, d.checkin(d.lib.Token, it, main, nil), 200) // scanned twice: still one notice
-	r := call(t, s, "GET", "/api/v1/notices?patron_id="+p["id"].(string), d.lib.Token, nil)
+	r := call(t, s, "GET", "/api/v1/notices?kind=hold_available&patron_id="+p["id"].(string), d.lib.Token, nil)
 	want(t, r, 200)
 	items := r.Body["items"].([]any)
 	if len(items) != 1 {
@@ -1245,7 +1245,7 @@ func TestNoticeTemplates(t *testing.T) {
 		t.Fatalf("preview: %s", pr.Raw)
 	}
 	want(t, d.checkin(d.lib.Token, it, main, nil), 200)
-	n := call(t, s, "GET", "/api/v1/notices?patron_id="+p["id"].(string), d.lib.Token, nil)
+	n := call(t, s, "GET", "/api/v1/notices?kind=hold_available&patron_id="+p["id"].(string), d.lib.Token, nil)
 	if items := n.Body["items"].([]any); len(items) != 1 || !strings.HasPrefix(obj(items[0])["subject"].(string), "Ready for you: Circulation title") {
 		t.Fatalf("notice with the library's text: %s", n.Raw)
 	}

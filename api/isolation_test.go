@@ -241,6 +241,10 @@ func circulationIsolation(id func(string, func(*fixture) string) func(*fixture) 
 			Body: func(f *fixture) any { return map[string]any{"from_patron_id": f.PatronID} }, Status: 422, Code: "invalid_patron"},
 		{Method: "POST", Path: "/api/v1/patrons/:id/approve", URL: id("/api/v1/patrons/:id/approve", patron), Status: 404},
 		{Method: "POST", Path: "/api/v1/opac/register", NotScoped: "public; the library is chosen by slug (TestSelfRegistration)"},
+		{Method: "GET", Path: "/opac/renew/:token", NotScoped: "public; the token names its library and is looked up in its rows only (TestOPAC_RenewLinkInDueSoonMail)"},
+		{Method: "POST", Path: "/opac/renew/:token", NotScoped: "public; same token rule (TestOPAC_RenewLinkInDueSoonMail)"},
+		{Method: "GET", Path: "/opac/verify", NotScoped: "public page; the code verifies only in its library (TestSelfRegistration)"},
+		{Method: "POST", Path: "/opac/verify", NotScoped: "public; same as /api/v1/opac/verify-email"},
 		{Method: "POST", Path: "/api/v1/opac/verify-email", NotScoped: "public; a token only verifies in the library that issued it (TestSelfRegistration)"},
 
 		// B's card and B's item barcode at A's own desk: neither exists for A.

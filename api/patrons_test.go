@@ -912,3 +912,46 @@ func containsStr(xs []string, x string) bool {
 	}
 	return false
 }
+
+// A new patron with an email address is welcomed with their card number;
+// one registering online who waits for approval is told so; one who must
+// confirm their address gets only the verification mail.
+func TestWelcomeNotice(t *testing.T) {
+	s, _ := newPatronServer(t)
+	lib := signup(t, s, "welcome", "library")
+	welcomes := func(patronID string) []any {
+		r := call(t, s, "GET", "/api/v1/notices?kind=welcome&patron_id="+patronID, lib.Token, nil)
+		want(t, r, 200)
+		return r.Body["items"].([]any)
+	}
+	p := addPatron(t, s, lib, lib.Token, map[string]any{"card_number": "W-1", "first_name": "Wanda", "last_name": "Elcome",
+		"email": "wanda@example.org", "category": "adult", "home_branch_id": lib.MainID})
+	ws := welcomes(p["id"].(string))
+	if len(ws) != 1 {
+		t.Fatalf("welcome notices: %v", ws)
+	}
+	w := ws[0].(map[string]any)
+	if w["to"] != "wanda@example.org" || !strings.HasPrefix(w["subject"].(string), "Welcome to ") ||
+		!strings.Contains(w["body_text"].(string), "card number is W-1") || strings.Contains(w["body_text"].(string), "activate") {
+		t.Fatalf("welcome: %v", w)
+	}
+	if q := addPatron(t, s, lib, lib.Token, map[string]any{"card_number": "W-2", "last_name": "Nomail", "category": "adult",
+		"home_branch_id": lib.MainID}); len(welcomes(q["id"].(string))) != 0 {
+		t.Fatalf("a patron without an address was welcomed")
+	}
+
+	setSelfRegistration(t, lib.TenantID, "staff_approval")
+	r := call(t, s, "POST", "/api/v1/opac/register", "", map[string]any{"library": lib.Slug, "first_name": "Otto", "last_name": "Pending",
+		"email": "otto@example.org", "pin": "2468"})
+	want(t, r, 201)
+	if ws := welcomes(r.Body["patron_id"].(string)); len(ws) != 1 || !strings.Contains(ws[0].(map[string]any)["body_text"].(string), "activate your card") {
+		t.Fatalf("pending welcome: %v", ws)
+	}
+	setSelfRegistration(t, lib.TenantID, "email_verification")
+	r = call(t, s, "POST", "/api/v1/opac/register", "", map[string]any{"library": lib.Slug, "first_name": "Vic", "last_name": "Verify",
+		"email": "vic@example.org", "pin": "2468"})
+	want(t, r, 201)
+	if ws := welcomes(r.Body["patron_id"].(string)); len(ws) != 0 {
+		t.Fatalf("a patron who must verify got a welcome too: %v", ws)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/stacks-ils/stacks/api/exports"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
@@ -63,6 +64,9 @@ type Deps struct {
 	// Billing sells subscriptions and enforces them; off (full access, no
 	// limits) when nil or built without a Stripe key.
 	Billing *billing.Service
+	// OPAC serves the pages behind the links in patron mail; built with
+	// relative links when nil.
+	OPAC *opac.Service
 	// Queues is the task queues' Redis, for the operators' dashboard.
 	Queues asynq.RedisConnOpt
 	// Reports runs reports and keeps schedules; built without a worker
@@ -95,6 +99,10 @@ func (d Deps) withModules() Deps {
 	if d.Reports == nil {
 		d.Reports = reports.NewService(d.Pool, d.Log).SetNotices(d.Notices)
 	}
+	if d.OPAC == nil {
+		d.OPAC = opac.NewService(d.Pool, d.Circulation, d.Patrons, "", d.Log)
+	}
+	d.Notices.SetLinks(d.OPAC)
 	return d
 }
 
@@ -153,6 +161,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Reports.Routes()...)
 	routes = append(routes, d.Billing.Routes()...)
 	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
+	routes = append(routes, d.OPAC.Routes()...)
 	s.mount(routes)
 	return s
 }

@@ -56,3 +56,28 @@ func TokenTenant(token string) (uuid.UUID, bool) {
 	_, t, ok := parseToken(token)
 	return t, ok
 }
+
+// patronLinkKind marks the tokens in links mailed to patrons: they are
+// never bearer tokens (parseToken refuses them).
+const patronLinkKind = "pl"
+
+// NewPatronLinkToken makes a token for a link in a patron's mail and the
+// hash to store.
+func NewPatronLinkToken(tenant uuid.UUID) (token string, hash []byte) {
+	return newToken(patronLinkKind, tenant)
+}
+
+// PatronLinkToken returns the library a patron-link token names and the
+// hash to look it up by; ok is false for anything else.
+func PatronLinkToken(token string) (tenant uuid.UUID, hash []byte, ok bool) {
+	parts := strings.SplitN(token, "_", 3)
+	if len(parts) != 3 || parts[0] != patronLinkKind || len(parts[1]) != 32 || len(parts[2]) != 43 {
+		return uuid.Nil, nil, false
+	}
+	raw, err := hex.DecodeString(parts[1])
+	if err != nil {
+		return uuid.Nil, nil, false
+	}
+	copy(tenant[:], raw)
+	return tenant, hashToken(token), tenant != uuid.Nil
+}

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/circulation"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -26,6 +27,13 @@ const (
 	// runs (Options.MaintenanceHour, MAINTENANCE_HOUR).
 	MaintenanceHour = 2
 )
+
+// SetOPAC connects the OPAC whose expired patron links the nightly job
+// deletes.
+func (w *Worker) SetOPAC(o *opac.Service) *Worker {
+	w.opac = o
+	return w
+}
 
 // SetCirculation connects the circulation service the nightly job runs.
 func (w *Worker) SetCirculation(c *circulation.Service) *Worker {
@@ -88,7 +96,12 @@ func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task
 		if lost, err = w.circ.AgeToLost(ctx); err != nil {
 			return err
 		}
-		anonymised, err = w.circ.AnonymiseHistory(ctx)
+		if anonymised, err = w.circ.AnonymiseHistory(ctx); err != nil {
+			return err
+		}
+		if w.opac != nil {
+			_, err = w.opac.PurgeExpired(ctx)
+		}
 		return err
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/stacks-ils/stacks/api/circulation"
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
@@ -61,6 +62,7 @@ type Worker struct {
 	notices *notices.Service
 	reports *reports.Service
 	billing *billing.Service
+	opac    *opac.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
 	sched   *asynq.Scheduler

@@ -26,7 +26,7 @@ const (
 
 // Kinds are the notice kinds a library can switch on or off.
 var Kinds = []string{KindHoldAvailable, KindHoldExpiring, KindHoldExpired, KindDueSoon, KindOverdue, KindAutoRenewal,
-	KindCardExpiring, KindFines, KindVerification}
+	KindCardExpiring, KindFines, KindVerification, KindWelcome}
 
 // DailyKinds are the kinds the daily run produces.
 var DailyKinds = []string{KindDueSoon, KindOverdue, KindCardExpiring, KindFines, KindHoldExpiring}
@@ -258,10 +258,19 @@ func (b *kindBatch) queueDigest(ctx context.Context, kind string, level int, dat
 	d := Data{Library: library, Level: level, Date: date,
 		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}}
 	barcodes := make([]string, len(loans))
+	renewable := false
 	for i, l := range loans {
-		d.Items = append(d.Items, ItemData{Title: l.Title, Barcode: l.Barcode, Due: l.DueAt.In(loc).Format("Mon 2 Jan 2006"),
-			CanRenew: l.RenewalsLeft > 0 && l.HoldsWaiting == 0})
+		it := ItemData{Title: l.Title, Barcode: l.Barcode, Due: l.DueAt.In(loc).Format("Mon 2 Jan 2006"),
+			CanRenew: l.RenewalsLeft > 0 && l.HoldsWaiting == 0}
+		d.Items = append(d.Items, it)
 		barcodes[i] = l.Barcode
+		renewable = renewable || it.CanRenew
+	}
+	if kind == KindDueSoon && renewable && b.s.links != nil && b.enabled && p.Email != "" {
+		var err error
+		if d.RenewURL, err = b.s.links.RenewURL(ctx, p.PatronID); err != nil {
+			return false, err
+		}
 	}
 	nt, err := b.queue(ctx, Draft{PatronID: p.PatronID, Kind: kind, Level: level, DedupeKey: date, Channel: p.Channel,
 		To: p.Email, Data: d, Details: map[string]any{"date": date, "barcodes": barcodes}})

@@ -35,6 +35,7 @@ const (
 	KindHoldExpired   = "hold_expired"
 	KindAutoRenewal   = "auto_renewal"
 	KindVerification  = "verification"
+	KindWelcome       = "welcome"
 )
 
 // Statuses.
@@ -77,8 +78,21 @@ type Enqueuer interface {
 	EnqueueDaily(ctx context.Context, tenantID uuid.UUID, kind, date string) error
 }
 
+// Links makes the links patron mail carries (the OPAC's pages).
+type Links interface {
+	// RenewURL makes, in the current tenant transaction, a link to the
+	// page that renews the patron's loans.
+	RenewURL(ctx context.Context, patronID uuid.UUID) (string, error)
+	// VerifyURL is the link that confirms a self-registered address.
+	VerifyURL(library, code string) string
+}
+
+// SetLinks connects the OPAC's links (nil: mail carries none).
+func (s *Service) SetLinks(l Links) *Service { s.links = l; return s }
+
 // Service is the notices module.
 type Service struct {
+	links   Links
 	pool    *tenants.Pool
 	enqueue Enqueuer
 	mailer  Mailer

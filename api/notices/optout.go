@@ -75,12 +75,35 @@ func (s *Service) QueueVerification(ctx context.Context, v patrons.Verification)
 	if err != nil {
 		return err
 	}
+	var lib struct{ Name, Slug string }
+	if err := db.Raw("SELECT name, slug FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
+		return fmt.Errorf("library name: %w", err)
+	}
+	verify := ""
+	if s.links != nil {
+		verify = s.links.VerifyURL(lib.Slug, v.Code)
+	}
+	_, err = s.Queue(ctx, Draft{PatronID: v.PatronID, Kind: KindVerification, DedupeKey: v.Code[:16], To: v.Email,
+		Data: Data{Library: lib.Name, Code: v.Code, VerifyURL: verify, Patron: PatronData{FirstName: v.FirstName, LastName: v.LastName,
+			CardNumber: v.CardNumber, Name: strings.TrimSpace(v.FirstName + " " + v.LastName)}}})
+	return err
+}
+
+// QueueWelcome greets a new patron with their card number (it implements
+// patrons.Notifier; in the registration's transaction). A self-registered
+// patron who must confirm their address gets the verification mail
+// instead, which says the same.
+func (s *Service) QueueWelcome(ctx context.Context, p *patrons.Patron) error {
+	db, err := tenants.DB(ctx)
+	if err != nil {
+		return err
+	}
 	var lib string
 	if err := db.Raw("SELECT name FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
 		return fmt.Errorf("library name: %w", err)
 	}
-	_, err = s.Queue(ctx, Draft{PatronID: v.PatronID, Kind: KindVerification, DedupeKey: v.Code[:16], To: v.Email,
-		Data: Data{Library: lib, Code: v.Code, Patron: PatronData{FirstName: v.FirstName, LastName: v.LastName,
-			CardNumber: v.CardNumber, Name: strings.TrimSpace(v.FirstName + " " + v.LastName)}}})
+	_, err = s.Queue(ctx, Draft{PatronID: p.ID, Kind: KindWelcome, DedupeKey: p.ID.String(), Channel: p.NoticeChannel, To: p.Email,
+		Data: Data{Library: lib, Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber,
+			Name: strings.TrimSpace(p.FirstName + " " + p.LastName), ExpiresOn: p.ExpiresOn, Pending: p.Status == patrons.StatusPending}}})
 	return err
 }

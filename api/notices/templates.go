@@ -20,13 +20,15 @@ import (
 // out in the library's time zone.
 //
 //	.Library            the library's name
-//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber, .ExpiresOn
+//	.Patron.Name        first and last name; also .Patron.FirstName, .LastName, .CardNumber, .ExpiresOn, .Pending (welcome)
 //	.Items              loans listed by due_soon, overdue and auto_renewal: .Title .Barcode .Due .CanRenew .Note
 //	.Hold               hold notices: .Title .Branch .BranchPhone .PickupBy .Reason
 //	.Level              overdue level (1, 2, 3); 0 otherwise
 //	.Date               the library's local date of the notice
 //	.Balance .Threshold fines: what the patron owes and the limit, e.g. "12.50 USD"
 //	.Code               verification: the code that confirms the address
+//	.VerifyURL          verification: a link that confirms it in one click
+//	.RenewURL           due_soon: a link to the patron's page that renews their loans (when any can be renewed)
 type Data struct {
 	Library string
 	Patron  PatronData
@@ -37,13 +39,17 @@ type Data struct {
 	// fines: what the patron owes and the limit that blocks borrowing.
 	Balance, Threshold string
 	// verification: the code that confirms a self-registered patron's address.
-	Code string
+	Code      string
+	VerifyURL string
+	// due_soon: the patron's one-click renew page.
+	RenewURL string
 }
 
 // PatronData is the patron in a notice.
 type PatronData struct {
 	FirstName, LastName, Name, CardNumber string
 	ExpiresOn                             string // card_expiring: the card's expiry date
+	Pending                               bool   // welcome: the card waits for the library's approval
 }
 
 // ItemData is one loan in a notice.
@@ -109,15 +115,30 @@ These items are due soon:
 {{range .Items}}
   - {{.Title}} ({{.Barcode}}), due {{.Due}}{{if .CanRenew}} - you can renew it{{else}} - it cannot be renewed{{end}}{{end}}
 
-Renew online or at any branch, or bring them back by their due date.
+{{if .RenewURL}}Renew them online: {{.RenewURL}}
+or at any branch{{else}}Renew them at any branch{{end}}, or bring them back by their due date.
 
+{{.Library}}
+`},
+	KindWelcome: {Subject: `Welcome to {{.Library}}`, BodyText: `Dear {{.Patron.Name}},
+
+Welcome to {{.Library}}! Your library card number is {{.Patron.CardNumber}}{{if .Patron.ExpiresOn}}, valid until {{.Patron.ExpiresOn}}{{end}}.
+{{if .Patron.Pending}}
+The library will activate your card shortly; we will be glad to see you then.
+{{else}}
+Bring it to any of our branches to borrow, or use its number to reserve titles.
+{{end}}
 {{.Library}}
 `},
 	KindVerification: {Subject: `{{.Library}}: confirm your email address`, BodyText: `Dear {{.Patron.Name}},
 
 Thank you for registering with {{.Library}}. Your card number is {{.Patron.CardNumber}}.
 
-To confirm this email address, enter this code where you registered:
+To confirm this email address, {{if .VerifyURL}}open this link:
+
+  {{.VerifyURL}}
+
+or {{end}}enter this code where you registered:
 
   {{.Code}}
 

@@ -329,6 +329,11 @@ func (s *Service) Create(ctx context.Context, in PatronInput) (*Patron, error) {
 	if err := s.insert(ctx, &p, true); err != nil {
 		return nil, err
 	}
+	if s.notifier != nil && p.Email != "" {
+		if err := s.notifier.QueueWelcome(ctx, &p); err != nil {
+			return nil, err
+		}
+	}
 	return s.Get(ctx, p.ID)
 }
 

@@ -170,6 +170,10 @@ func (s *Service) register(ctx context.Context, in RegisterInput, st selfRegSett
 			}
 		}
 		reg.Verification = "email"
+	} else if s.notifier != nil && p.Email != "" {
+		if err := s.notifier.QueueWelcome(ctx, &p); err != nil {
+			return nil, err
+		}
 	}
 	return reg, nil
 }
@@ -246,6 +250,8 @@ type Verification struct {
 // Notifier sends the verification notice; implemented by notices.
 type Notifier interface {
 	QueueVerification(ctx context.Context, v Verification) error
+	// QueueWelcome greets a new patron (when they have an address).
+	QueueWelcome(ctx context.Context, p *Patron) error
 }
 
 // SetNotifier connects the notices module.
