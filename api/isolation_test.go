@@ -42,7 +42,9 @@ type fixture struct {
 	APatronID               string // a patron of A, for probes that need one
 	NoticeID                string
 	Acq                     map[string]string // B's acquisitions ids (acquisitions_isolation_test.go)
-	BIDs                    []string          // every id of B the suite created or knows
+	ReportScheduleID        string            // reports: a schedule of B and its run
+	ReportRunID             string
+	BIDs                    []string // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
 
@@ -143,7 +145,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, append(circulationIsolation(id), acquisitionsIsolation(id)...)...)
+	}, append(append(circulationIsolation(id), acquisitionsIsolation(id)...), reportsIsolation()...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,
@@ -379,12 +381,13 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	want(t, jobR, 202)
 	f.JobID = jobR.Body["job_id"].(string)
 	circulationFixture(t, s, f)
+	reportsFixture(t, s, f)
 	ap := call(t, s, "POST", "/api/v1/patrons", a.Token, map[string]any{"card_number": "A-CARD-1", "last_name": "Ay",
 		"category": "adult", "home_branch_id": a.MainID, "expires_on": "2099-12-31"})
 	want(t, ap, 201)
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
-		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID, f.ReportScheduleID, f.ReportRunID}
 	acquisitionsFixture(t, s, f)
 	before := snapshot(t, s, f)
 
