@@ -39,6 +39,7 @@ import (
 	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/migrations"
@@ -120,6 +121,7 @@ type config struct {
 	MetricsToken, ProxyHeader             string
 	SMTPURL, MailFrom                     string
 	AdminToken                            string
+	ReportLinkSecret                      string
 	Billing                               billing.Config
 	RateLimitPerMinute, SignupsPerHour    int
 	DBMaxConns, WorkerConcurrency         int
@@ -142,6 +144,10 @@ func loadConfig() (config, error) {
 		SMTPURL:        os.Getenv("SMTP_URL"),
 		MailFrom:       os.Getenv("MAIL_FROM"),
 		AdminToken:     os.Getenv("ADMIN_TOKEN"),
+		// Signs the download links of mailed reports; the same value on
+		// every API process. Empty: large reports are mailed as a pointer
+		// to the run in the API instead.
+		ReportLinkSecret: os.Getenv("REPORT_LINK_SECRET"),
 		Billing: billing.Config{SecretKey: os.Getenv("STRIPE_SECRET_KEY"), WebhookSecret: os.Getenv("STRIPE_WEBHOOK_SECRET"),
 			APIBase: os.Getenv("STRIPE_API_BASE"), PlansFile: os.Getenv("BILLING_PLANS_FILE"),
 			PortalURL: os.Getenv("BILLING_PORTAL_URL")},
@@ -299,6 +305,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	pat := patrons.NewService(svc.tenants)
 	pol := policy.NewService(svc.tenants)
 	circ := circulation.NewService(svc.tenants, cat, pat, pol).SetNotices(nots)
+	reps := reports.NewService(svc.pool, log).SetEnqueuer(enq).SetNotices(nots).SetLinks(cfg.BaseURL, []byte(cfg.ReportLinkSecret))
 	op := opac.NewService(svc.pool, circ, pat, cfg.BaseURL, log)
 	nots.SetLinks(op)
 	bill, err := billing.New(cfg.Billing, svc.pool, nots, log)
@@ -317,7 +324,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq).SetSerials(ser)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq).SetReports(reps).SetSerials(ser)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -331,7 +338,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
 			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis,
-			Acquisitions: acq, Serials: ser})
+			Acquisitions: acq, Reports: reps, Serials: ser})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

@@ -42,6 +42,8 @@ type fixture struct {
 	APatronID               string // a patron of A, for probes that need one
 	NoticeID                string
 	Acq                     map[string]string // B's acquisitions ids (acquisitions_isolation_test.go)
+	ReportScheduleID        string            // reports: a schedule of B and its run
+	ReportRunID             string
 	Serial                  serialIDs
 	ASerialBibID            string   // a serial record of A
 	BIDs                    []string // every id of B the suite created or knows
@@ -145,7 +147,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, append(append(circulationIsolation(id), acquisitionsIsolation(id)...), serialsIsolation(id)...)...)
+	}, append(append(append(circulationIsolation(id), acquisitionsIsolation(id)...), reportsIsolation()...), serialsIsolation(id)...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,
@@ -382,12 +384,13 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	want(t, jobR, 202)
 	f.JobID = jobR.Body["job_id"].(string)
 	circulationFixture(t, s, f)
+	reportsFixture(t, s, f)
 	ap := call(t, s, "POST", "/api/v1/patrons", a.Token, map[string]any{"card_number": "A-CARD-1", "last_name": "Ay",
 		"category": "adult", "home_branch_id": a.MainID, "expires_on": "2099-12-31"})
 	want(t, ap, 201)
 	f.APatronID = ap.Body["id"].(string)
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
-		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID}
+		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID, f.ReportScheduleID, f.ReportRunID}
 	acquisitionsFixture(t, s, f)
 	serialsFixture(t, s, f)
 	asb := call(t, s, "POST", "/api/v1/bibs", a.Token, map[string]any{"title": "A's serial", "format": "serial"})

@@ -30,6 +30,7 @@ import (
 	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
@@ -72,6 +73,9 @@ type Deps struct {
 	Queues asynq.RedisConnOpt
 	// Acquisitions is built from Tenants and Catalog when nil.
 	Acquisitions *acquisitions.Service
+	// Reports runs reports and keeps schedules; built without a worker
+	// queue (run-now builds inline) when nil.
+	Reports *reports.Service
 	// Serials is built from Tenants, Catalog and Acquisitions when nil.
 	Serials *serials.Service
 }
@@ -97,6 +101,9 @@ func (d Deps) withModules() Deps {
 	}
 	if d.Circulation == nil {
 		d.Circulation = circulation.NewService(d.Tenants, d.Catalog, d.Patrons, d.Policy).SetNotices(d.Notices)
+	}
+	if d.Reports == nil {
+		d.Reports = reports.NewService(d.Pool, d.Log).SetNotices(d.Notices)
 	}
 	if d.OPAC == nil {
 		d.OPAC = opac.NewService(d.Pool, d.Circulation, d.Patrons, "", d.Log)
@@ -164,6 +171,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, d.Circulation.Routes()...)
 	routes = append(routes, d.Policy.Routes()...)
 	routes = append(routes, d.Notices.Routes()...)
+	routes = append(routes, d.Reports.Routes()...)
 	routes = append(routes, d.Billing.Routes()...)
 	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
 	routes = append(routes, d.OPAC.Routes()...)

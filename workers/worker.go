@@ -19,6 +19,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/opac"
+	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
@@ -60,6 +61,7 @@ type Worker struct {
 	catalog *catalog.Service
 	circ    *circulation.Service
 	notices *notices.Service
+	reports *reports.Service
 	billing *billing.Service
 	serials *serials.Service
 	opac    *opac.Service
@@ -118,6 +120,9 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeNoticesDailyTenant, w.handleNoticesDailyTenant)
 	w.mux.HandleFunc(TypeCirculationDaily, w.handleCirculationDaily)
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
+	w.mux.HandleFunc(TypeReportsDue, w.handleReportsDue)
+	w.mux.HandleFunc(TypeReportRun, w.handleReportRun)
+	w.mux.HandleFunc(TypeReportsCompact, w.handleReportsCompact)
 	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
 	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
 	w.mux.HandleFunc(TypeSerialsClaims, w.handleSerialsClaims)
@@ -146,6 +151,10 @@ func (w *Worker) Start() error {
 	}
 	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeNoticesDaily, nil),
 		asynq.Queue("notices"), asynq.Unique(14*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeReportsDue, nil),
+		asynq.Queue("reports"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}
 	if err := w.srv.Start(w.mux); err != nil {
