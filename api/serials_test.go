@@ -358,4 +358,10 @@ func TestSerials_SubscriptionIsOrdered(t *testing.T) {
 		l[0]["starts_on"] != "2027-01-01" || l[1]["starts_on"] != "2028-01-01" || l[1]["ends_on"] != "2028-12-31" {
 		t.Fatalf("orders: %s", m.Raw)
 	}
+	// A subscription's lines never show as late orders (issues are claimed by serials).
+	late := call(t, s, "GET", "/api/v1/po-lines/late?as_of=2029-06-01", tok, nil)
+	want(t, late, 200)
+	if strings.Contains(string(late.Raw), line) || strings.Contains(string(late.Raw), rw.Body["po_line_id"].(string)) {
+		t.Fatalf("subscription lines listed as late orders: %s", late.Raw)
+	}
 }

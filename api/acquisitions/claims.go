@@ -40,7 +40,8 @@ type LateLine struct {
 
 // lateSQL finds open lines past their vendor's lead time on @asof (the
 // library's local date, @tz its zone). Titles come from the catalogue's
-// bibs, read only.
+// bibs, read only. A subscription's line (serials' subscription_orders)
+// is never late as an order: its issues arrive and are claimed by serials.
 const lateSQL = `SELECT l.id, l.po_id, o.number AS po_number, l.line_no, o.vendor_id, v.code AS vendor_code, v.email AS vendor_email,
   v.name AS vendor_name, v.claim_interval_days, l.bib_id, b.title, array_to_string(b.isbns, ', ') AS isbns, l.quantity, l.received_quantity,
   to_char(CAST(o.ordered_at AT TIME ZONE @tz AS date), 'YYYY-MM-DD') AS ordered_on,
@@ -51,6 +52,7 @@ const lateSQL = `SELECT l.id, l.po_id, o.number AS po_number, l.line_no, o.vendo
 FROM po_lines l JOIN purchase_orders o ON o.id = l.po_id JOIN vendors v ON v.id = o.vendor_id JOIN bibs b ON b.id = l.bib_id
 WHERE l.status = 'open' AND o.status IN ('open', 'partially_received') AND l.received_quantity < l.quantity
   AND CAST(o.ordered_at AT TIME ZONE @tz AS date) + v.lead_time_days < CAST(@asof AS date)
+  AND NOT EXISTS (SELECT 1 FROM subscription_orders so WHERE so.po_line_id = l.id)
 ORDER BY v.code, o.number, l.line_no`
 
 func (s *Service) localZone(ctx context.Context) (string, error) {
