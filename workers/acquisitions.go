@@ -39,25 +39,9 @@ func (w *Worker) SetAcquisitions(a *acquisitions.Service) *Worker {
 // whose local time has reached MaintenanceHour; the task id carries the
 // local date, so a tenant gets one run per day however often this runs.
 func (w *Worker) handleAcqClaims(ctx context.Context, _ *asynq.Task) error {
-	ts, err := w.pool.ActiveTenants(ctx)
-	if err != nil {
-		return err
-	}
-	now := w.opt.Now()
-	for _, t := range ts {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		local := now.In(loc)
-		if local.Hour() < w.opt.MaintenanceHour {
-			continue
-		}
-		if err := enqueueClaims(ctx, w.client, t.ID, local.Format(time.DateOnly)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.eachTenantFrom(ctx, w.opt.MaintenanceHour, func(t tenants.Tenant, day string) error {
+		return enqueueClaims(ctx, w.client, t.ID, day)
+	})
 }
 
 // EnqueueClaims asks for one tenant's claims run for a local day

@@ -46,30 +46,16 @@ func (w *Worker) SetCirculation(c *circulation.Service) *Worker {
 // tenant's local date, so however often this runs (every 15 minutes, on
 // two schedulers, after a restart) a tenant gets one run per local day.
 func (w *Worker) handleCirculationDaily(ctx context.Context, _ *asynq.Task) error {
-	ts, err := w.pool.ActiveTenants(ctx)
-	if err != nil {
-		return err
-	}
-	now := w.opt.Now()
-	for _, t := range ts {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		local := now.In(loc)
-		if local.Hour() < w.opt.MaintenanceHour {
-			continue
-		}
-		day := local.Format(time.DateOnly)
+	return w.eachTenantFrom(ctx, w.opt.MaintenanceHour, func(t tenants.Tenant, day string) error {
 		payload, _ := json.Marshal(tenantPayload{TenantID: t.ID, AsOf: day})
-		_, err = w.client.EnqueueContext(ctx, asynq.NewTask(TypeCirculationDailyTenant, payload),
+		_, err := w.client.EnqueueContext(ctx, asynq.NewTask(TypeCirculationDailyTenant, payload),
 			asynq.Queue("maintenance"), asynq.TaskID(TypeCirculationDailyTenant+":"+t.ID.String()+":"+day),
 			asynq.Retention(72*time.Hour), asynq.MaxRetry(5))
 		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return fmt.Errorf("enqueue circulation job for %s: %w", t.ID, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (w *Worker) handleCirculationDailyTenant(ctx context.Context, t *asynq.Task) error {

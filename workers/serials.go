@@ -34,25 +34,9 @@ func (w *Worker) SetSerials(s *serials.Service) *Worker {
 // handleSerialsClaims enqueues the day's claim run for every active tenant
 // whose local time has reached MaintenanceHour (one task id per local day).
 func (w *Worker) handleSerialsClaims(ctx context.Context, _ *asynq.Task) error {
-	ts, err := w.pool.ActiveTenants(ctx)
-	if err != nil {
-		return err
-	}
-	now := w.opt.Now()
-	for _, t := range ts {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		local := now.In(loc)
-		if local.Hour() < w.opt.MaintenanceHour {
-			continue
-		}
-		if err := enqueueSerialClaims(ctx, w.client, t.ID, local.Format(time.DateOnly)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.eachTenantFrom(ctx, w.opt.MaintenanceHour, func(t tenants.Tenant, day string) error {
+		return enqueueSerialClaims(ctx, w.client, t.ID, day)
+	})
 }
 
 func enqueueSerialClaims(ctx context.Context, c *asynq.Client, tenantID uuid.UUID, day string) error {

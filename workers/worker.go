@@ -176,6 +176,32 @@ func (w *Worker) Shutdown() {
 }
 
 // tenantPayload is the payload of per-tenant tasks.
+// eachTenantFrom calls fn, for every active tenant whose local time has
+// reached hour, with the tenant's local date. The daily fan-outs use it
+// with a task id per tenant and local date, so however often they run (every
+// 15 minutes, two schedulers, a restart) a tenant gets one run per day.
+func (w *Worker) eachTenantFrom(ctx context.Context, hour int, fn func(t tenants.Tenant, day string) error) error {
+	ts, err := w.pool.ActiveTenants(ctx)
+	if err != nil {
+		return err
+	}
+	now := w.opt.Now()
+	for _, t := range ts {
+		loc, err := time.LoadLocation(t.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		local := now.In(loc)
+		if local.Hour() < hour {
+			continue
+		}
+		if err := fn(t, local.Format(time.DateOnly)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type tenantPayload struct {
 	TenantID uuid.UUID `json:"tenant_id"`
 	AsOf     string    `json:"as_of"` // YYYY-MM-DD
