@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
 
 	"github.com/stacks-ils/stacks/api/errs"
@@ -274,9 +275,21 @@ const (
 // Find loads the first row of T matching where in the tenant transaction of
 // ctx, or returns a not-found error with the message notFound.
 func Find[T any](ctx context.Context, notFound string, where string, args ...any) (*T, error) {
+	return find[T](ctx, false, notFound, where, args...)
+}
+
+// Lock is Find with the row locked FOR UPDATE, for a state change.
+func Lock[T any](ctx context.Context, notFound string, where string, args ...any) (*T, error) {
+	return find[T](ctx, true, notFound, where, args...)
+}
+
+func find[T any](ctx context.Context, lock bool, notFound string, where string, args ...any) (*T, error) {
 	db, err := DB(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if lock {
+		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	var row T
 	r := db.Where(where, args...).Limit(1).Find(&row)

@@ -303,19 +303,7 @@ func (s *Service) ListInvoices(ctx context.Context, status string, vendor *uuid.
 }
 
 func lockInvoice(ctx context.Context, id uuid.UUID) (*Invoice, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var inv Invoice
-	r := db.Raw(`SELECT * FROM invoices WHERE id = ? FOR UPDATE`, id).Scan(&inv)
-	if r.Error != nil {
-		return nil, fmt.Errorf("lock invoice: %w", r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, errs.NotFoundf("no invoice with this id")
-	}
-	return &inv, nil
+	return tenants.Lock[Invoice](ctx, "no invoice with this id", "id = ?", id)
 }
 
 // ApproveInvoice marks an open invoice approved for payment.

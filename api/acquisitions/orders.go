@@ -550,19 +550,7 @@ func (s *Service) ListPurchaseOrders(ctx context.Context, f POFilter) ([]Purchas
 
 // lockPO locks an order row for a state change.
 func lockPO(ctx context.Context, id uuid.UUID) (*PurchaseOrder, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var po PurchaseOrder
-	r := db.Raw(`SELECT * FROM purchase_orders WHERE id = ? FOR UPDATE`, id).Scan(&po)
-	if r.Error != nil {
-		return nil, fmt.Errorf("lock purchase order: %w", r.Error)
-	}
-	if r.RowsAffected == 0 {
-		return nil, errs.NotFoundf("no purchase order with this id")
-	}
-	return &po, nil
+	return tenants.Lock[PurchaseOrder](ctx, "no purchase order with this id", "id = ?", id)
 }
 
 // OpenPurchaseOrder sends a draft order: each line's cost is encumbered on
