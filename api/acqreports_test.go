@@ -163,6 +163,7 @@ func TestReports_Acquisitions(t *testing.T) {
 
 	// Bad parameters are 400s naming the field; CSV and SVG work.
 	want(t, call(t, s, "GET", "/api/v1/reports/fund_status?fiscal_year_id=x", l.Token, nil), 400, "bad_query")
+	want(t, call(t, s, "GET", "/api/v1/reports/fund_status?fiscal_year_id=01a21dfe-0000-7000-8000-000000000000", l.Token, nil), 422, "invalid_fiscal_year")
 	want(t, call(t, s, "GET", "/api/v1/reports/spending?group_by=title", l.Token, nil), 400, "bad_query")
 	want(t, call(t, s, "GET", "/api/v1/reports/late_orders?vendor_id=1", l.Token, nil), 400, "bad_query")
 	c := call(t, s, "GET", "/api/v1/reports/fund_status?format=csv", l.Token, nil)

@@ -73,15 +73,15 @@ func reportsIsolation() []isolationCase {
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fund_status")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
 			return "/api/v1/reports/fund_status?fiscal_year_id=" + f.Acq["fy"]
-		}},
+		}, Status: 422, Code: "invalid_fiscal_year"},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fund_status?branch_id=BBRANCH"), Status: 422, Code: "invalid_branch"},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("spending?group_by=vendor&from=2026-01-01&to=2030-12-31")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
 			return "/api/v1/reports/spending?group_by=fund_month&from=2026-01-01&to=2030-12-31&fund_id=" + f.Acq["fund"]
-		}},
+		}, Status: 422, Code: "invalid_fund"},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
 			return "/api/v1/reports/late_orders?as_of=2099-01-01&vendor_id=" + f.Acq["vendor"]
-		}},
+		}, Status: 422, Code: "invalid_vendor"},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("late_orders?as_of=2099-01-01")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("cost_per_checkout?group_by=vendor&from=2026-01-01&to=2030-12-31")},
 	}

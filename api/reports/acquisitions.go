@@ -5,6 +5,9 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"github.com/stacks-ils/stacks/api/errs"
 
 	"github.com/stacks-ils/stacks/api/acquisitions"
 )
@@ -24,6 +27,35 @@ var (
 	pVendor     = Param{Name: "vendor_id", Type: "id", Description: "only this vendor"}
 	pFund       = Param{Name: "fund_id", Type: "id", Description: "only this fund"}
 )
+
+// recordParams are the id parameters naming an acquisitions record, with
+// its table and what to call it.
+var recordParams = []struct{ name, table, what string }{
+	{"fiscal_year_id", "fiscal_years", "fiscal year"}, {"vendor_id", "vendors", "vendor"}, {"fund_id", "funds", "fund"},
+}
+
+// checkRecordIDs refuses ids that name no record of this library (422, like
+// branch_id), so a report never runs with, nor echoes, another library's id.
+func checkRecordIDs(db *gorm.DB, raw map[string]string) error {
+	for _, rp := range recordParams {
+		v := raw[rp.name]
+		if v == "" {
+			continue
+		}
+		id, err := uuid.Parse(v)
+		if err != nil {
+			return badParam(rp.name, rp.name+" must be an id")
+		}
+		var n int64
+		if err := db.Raw("SELECT count(*) FROM "+rp.table+" WHERE id = ?", id).Scan(&n).Error; err != nil {
+			return fmt.Errorf("%s: %w", rp.name, err)
+		}
+		if n == 0 {
+			return errs.Field(rp.name, "invalid_"+strings.TrimSuffix(rp.name, "_id"), rp.name+" names no "+rp.what+" of this library")
+		}
+	}
+	return nil
+}
 
 func money(name, desc string) Column { return Column{Name: name, Type: TypeMoney, Description: desc} }
 
