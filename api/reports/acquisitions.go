@@ -223,16 +223,21 @@ func lateOrders(p *Params) (*query, error) {
 		where += " AND o.vendor_id = CAST(@vendor_id AS uuid)"
 	}
 	days := "(CAST(@asof AS date) - (" + acquisitions.ExpectedOnSQL + "))"
-	q := `WITH ` + unitsCTE(p, args) + `
-SELECT l.id::text, o.number, l.line_no::bigint, v.code, v.name, b.title, u.code, l.quantity::bigint, l.received_quantity::bigint,
-  (l.quantity - l.received_quantity)::bigint,
-  to_char(` + acquisitions.OrderedOnSQL + `, 'YYYY-MM-DD'), to_char(` + acquisitions.ExpectedOnSQL + `, 'YYYY-MM-DD'), ` + days + `::bigint,
-  l.claim_count::bigint, to_char(l.last_claimed_on, 'YYYY-MM-DD'), e.currency, e.encumbered::bigint
-FROM ` + acquisitions.LateFrom + ` JOIN bibs b ON b.id = l.bib_id JOIN units u ON u.id = l.branch_id
-CROSS JOIN LATERAL (SELECT min(t.currency) AS currency, ` + acquisitions.EncumberedSQL + ` AS encumbered
-  FROM fund_transactions t WHERE t.po_line_id = l.id) e
-WHERE ` + where + `
-ORDER BY ` + days + ` DESC, v.code, o.number, l.line_no LIMIT @limit`
+	// The ledger is summed only for the rows kept (after the LIMIT).
+	q := `WITH ` + unitsCTE(p, args) + `,
+late AS (SELECT l.id, o.number, l.line_no, v.code AS vendor_code, v.name AS vendor_name, b.title, u.code AS branch_code,
+    l.quantity, l.received_quantity, ` + acquisitions.OrderedOnSQL + ` AS ordered_on, ` + acquisitions.ExpectedOnSQL + ` AS expected_on,
+    ` + days + ` AS days_late, l.claim_count, l.last_claimed_on
+  FROM ` + acquisitions.LateFrom + ` JOIN bibs b ON b.id = l.bib_id JOIN units u ON u.id = l.branch_id
+  WHERE ` + where + `
+  ORDER BY days_late DESC, v.code, o.number, l.line_no LIMIT @limit)
+SELECT x.id::text, x.number, x.line_no::bigint, x.vendor_code, x.vendor_name, x.title, x.branch_code, x.quantity::bigint,
+  x.received_quantity::bigint, (x.quantity - x.received_quantity)::bigint, to_char(x.ordered_on, 'YYYY-MM-DD'),
+  to_char(x.expected_on, 'YYYY-MM-DD'), x.days_late::bigint, x.claim_count::bigint, to_char(x.last_claimed_on, 'YYYY-MM-DD'),
+  e.currency, e.encumbered::bigint
+FROM late x CROSS JOIN LATERAL (SELECT min(t.currency) AS currency, ` + acquisitions.EncumberedSQL + ` AS encumbered
+  FROM fund_transactions t WHERE t.po_line_id = x.id) e
+ORDER BY x.days_late DESC, x.vendor_code, x.number, x.line_no`
 	return &query{sql: q, args: args, cols: []Column{
 		{Name: "po_line_id", Type: TypeID}, {Name: "po_number", Type: TypeString}, {Name: "line_no", Type: TypeInteger},
 		{Name: "vendor_code", Type: TypeString}, {Name: "vendor_name", Type: TypeString}, {Name: "title", Type: TypeString},
