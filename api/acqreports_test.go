@@ -121,6 +121,11 @@ func TestReports_Acquisitions(t *testing.T) {
 		{"spending per month", "spending?group_by=month&from=" + now.AddDate(0, -1, 1-now.Day()).Format(time.DateOnly) + "&to=" + today,
 			[]string{"month", "currency", "expended"},
 			now.AddDate(0, -1, 1-now.Day()).Format("2006-01") + "-01 USD 0; " + now.Format("2006-01") + "-01 USD 3500"},
+		{"spending by vendor per month", "spending?group_by=vendor_month&period=today", []string{"vendor_code", "month", "expended"},
+			"BT " + now.Format("2006-01") + "-01 3700; - " + now.Format("2006-01") + "-01 -200"},
+		// Weeks start on Monday.
+		{"spending per week", "spending?group_by=week&period=today", []string{"week", "paid", "credited", "expended"},
+			now.AddDate(0, 0, -((int(now.Weekday())+6)%7)).Format(time.DateOnly) + " 3700 200 3500"},
 		{"spending of a fund without payments", "spending?group_by=fund&period=today&fund_id=" + l.FundB, []string{"fund_code"}, ""},
 		{"no late lines today", "late_orders", []string{"po_number"}, ""},
 		// 30 days' lead time: expected today + 30, 15 days late at today + 45.
@@ -175,6 +180,9 @@ func TestReports_Acquisitions(t *testing.T) {
 	want(t, svg, 200)
 	checkSVG(t, svg.Raw, "Spending by vendor, fund and period", "BT")
 	want(t, call(t, s, "GET", "/api/v1/reports/late_orders?format=svg", l.Token, nil), 422, "no_chart")
+	// The reports can be scheduled like the others.
+	want(t, call(t, s, "POST", "/api/v1/report-schedules", l.Token, map[string]any{"report": "fund_status", "frequency": "monthly",
+		"recipients": []string{"director@" + l.Slug + ".example.org"}}), 201)
 	// Money is not totalled (funds may differ in currency); counts are.
 	r := call(t, s, "GET", "/api/v1/reports/cost_per_checkout?period=today", l.Token, nil)
 	want(t, r, 200)
