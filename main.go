@@ -40,6 +40,7 @@ import (
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/migrations"
 	"github.com/stacks-ils/stacks/tenants"
@@ -318,11 +319,12 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 		log.Info("STRIPE_SECRET_KEY is not set: billing is off, every library has full access")
 	}
 	acq := acquisitions.NewService(svc.tenants, cat).SetNotices(nots)
+	ser := serials.NewService(svc.tenants, cat, acq).SetMailer(nots).SetEnqueuer(enq, log)
 	var w *workers.Worker
 	if runWorker {
 		w = workers.New(svc.redis, svc.tenants, cat, log, workers.Options{Concurrency: cfg.WorkerConcurrency,
 			NoticeConcurrency: cfg.NoticeConcurrency, MaintenanceHour: cfg.MaintenanceHour}).
-			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq).SetReports(reps)
+			SetCirculation(circ).SetNotices(nots).SetBilling(bill).SetOPAC(op).SetAcquisitions(acq).SetReports(reps).SetSerials(ser)
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -336,7 +338,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger, serveAPI, runWorker 
 			MetricsToken: cfg.MetricsToken, AdminToken: cfg.AdminToken, HSTS: strings.HasPrefix(cfg.BaseURL, "https://"),
 		}, api.Deps{Log: log, Pool: svc.pool, Redis: svc.rdb, Counter: svc.counter, Tenants: svc.tenants,
 			Catalog: cat, Patrons: pat, Policy: pol, Circulation: circ, Notices: nots, Billing: bill, OPAC: op, Queues: svc.redis,
-			Acquisitions: acq, Reports: reps})
+			Acquisitions: acq, Reports: reps, Serials: ser})
 		queues := workers.NewQueueCollector(svc.redis)
 		defer queues.Close()
 		srv.Registry().MustRegister(queues)

@@ -716,3 +716,54 @@ func TestAcquisitions_PaymentPastLimitWarns(t *testing.T) {
 		t.Fatalf("fund after payment: %v", got)
 	}
 }
+
+// A line can send each copy somewhere else: the n-th copy received goes to
+// the branch and item type ordered for copy n. Copies and quantity must
+// agree, every branch must be one the buyer may order for, and a fund owned
+// by a branch pays only for copies below it.
+func TestAcquisitions_PerCopyDestinations(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "acq-copies")
+	east := call(t, s, "POST", "/api/v1/branches", l.Token, map[string]any{"name": "East", "code": "EAST"})
+	want(t, east, 201)
+	eastID := east.Body["id"].(string)
+	line := func(copies []map[string]any, fund string) map[string]any {
+		return map[string]any{"isbn": "9780306406157", "quantity": 3, "unit_price": acqMoney(2000, "USD"), "item_type": "book",
+			"funds": []map[string]any{{"fund_id": fund, "percent": 100}}, "copies": copies}
+	}
+	dests := []map[string]any{{"branch_id": l.MainID}, {"branch_id": eastID, "item_type": "reference"}, {"branch_id": l.MainID, "item_type": "dvd"}}
+	bad := []struct {
+		name   string
+		line   map[string]any
+		status int
+		code   string
+	}{
+		{"too few", line(dests[:2], l.FundA), 422, "copies_mismatch"},
+		{"unknown branch", line([]map[string]any{{"branch_id": l.MainID}, {"branch_id": l.TenantID}, {"branch_id": l.MainID}}, l.FundA), 422, "invalid_branch"},
+		{"bad item type", line([]map[string]any{{"branch_id": l.MainID}, {"branch_id": eastID, "item_type": "no such!"}, {"branch_id": l.MainID}}, l.FundA), 422, "invalid_item_type"},
+		{"fund of Main paying for East", line(dests, l.FundB), 422, "fund_not_for_branch"},
+	}
+	for _, c := range bad {
+		r := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{c.line}})
+		want(t, r, c.status, c.code)
+	}
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{line(dests, l.FundA)}})
+	want(t, po, 201)
+	ln := po.Body["lines"].([]any)[0].(map[string]any)
+	if cs := ln["copies"].([]any); len(cs) != 3 || cs[1].(map[string]any)["branch_id"] != eastID || ln["branch_id"] != l.MainID {
+		t.Fatalf("line: %v", ln)
+	}
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/open", l.Token, nil), 200)
+	got := []string{}
+	for _, q := range []int{1, 2} {
+		r := call(t, s, "POST", "/api/v1/po-lines/"+ln["id"].(string)+"/receive", l.Token, map[string]any{"quantity": q})
+		want(t, r, 200)
+		for _, it := range r.Body["items"].([]any) {
+			m := it.(map[string]any)
+			got = append(got, map[bool]string{true: "main", false: "east"}[m["branch_id"] == l.MainID]+"/"+m["item_type"].(string))
+		}
+	}
+	if strings.Join(got, ",") != "main/book,east/reference,main/dvd" {
+		t.Fatalf("received copies: %v", got)
+	}
+}

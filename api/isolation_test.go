@@ -44,6 +44,8 @@ type fixture struct {
 	Acq                     map[string]string // B's acquisitions ids (acquisitions_isolation_test.go)
 	ReportScheduleID        string            // reports: a schedule of B and its run
 	ReportRunID             string
+	Serial                  serialIDs
+	ASerialBibID            string   // a serial record of A
 	BIDs                    []string // every id of B the suite created or knows
 	BSnapshot               map[string]string
 }
@@ -145,7 +147,7 @@ func isolationTable() []isolationCase {
 		{Method: "GET", Path: "/api/v1/jobs/:id", URL: id("/api/v1/jobs/:id", func(f *fixture) string { return f.JobID }), Status: 404},
 		// A's export carries 001 = bib id: any B record in it would show B's id.
 		{Method: "GET", Path: "/api/v1/exports/marc", URL: func(*fixture) string { return "/api/v1/exports/marc?format=marcxml&items=852" }},
-	}, append(append(circulationIsolation(id), acquisitionsIsolation(id)...), reportsIsolation()...)...)
+	}, append(append(append(circulationIsolation(id), acquisitionsIsolation(id)...), reportsIsolation()...), serialsIsolation(id)...)...)
 }
 
 // circulationIsolation probes the circulation routes with B's patrons,
@@ -351,7 +353,8 @@ func snapshot(t *testing.T, s *api.Server, f *fixture) map[string]string {
 		"/api/v1/circulation/settings", "/api/v1/circulation/rules", "/api/v1/patron-categories", "/api/v1/item-types",
 		"/api/v1/calendar/closed-days", "/api/v1/items/" + f.LoanItemID, "/api/v1/patron-categories/bcat", "/api/v1/item-types/btype", "/api/v1/notices/" + f.NoticeID, "/api/v1/notices/settings", "/api/v1/notices?patron_id=" + f.PatronID, "/api/v1/notices/templates",
 		"/api/v1/patrons/" + f.PatronID + "/notice-preferences",
-		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"}, acquisitionsSnapshot(f)...) {
+		"/api/v1/circulation/rules/" + f.RuleID, "/api/v1/branches/" + f.B.MainID + "/calendar?from=2099-12-20&to=2099-12-31"},
+		append(acquisitionsSnapshot(f), serialsSnapshot(f)...)...) {
 		r := call(t, s, "GET", p, f.B.Token, nil)
 		want(t, r, 200)
 		out[p] = string(r.Raw)
@@ -389,6 +392,10 @@ func TestIsolation_TenantACannotReachTenantB(t *testing.T) {
 	f.BIDs = []string{b.TenantID, b.OwnerID, b.RootID, b.MainID, f.BranchID, f.StaffID, f.APIKeyID, f.BibID, f.ItemID, f.JobID,
 		f.PatronID, f.LoanID, f.HoldID, f.ChargeID, f.RuleID, f.ClosedDayID, f.LoanItemID, f.BlockID, f.NoticeID, f.ReportScheduleID, f.ReportRunID}
 	acquisitionsFixture(t, s, f)
+	serialsFixture(t, s, f)
+	asb := call(t, s, "POST", "/api/v1/bibs", a.Token, map[string]any{"title": "A's serial", "format": "serial"})
+	want(t, asb, 201)
+	f.ASerialBibID = asb.Body["id"].(string)
 	before := snapshot(t, s, f)
 
 	for _, c := range isolationTable() {

@@ -31,6 +31,7 @@ import (
 	"github.com/stacks-ils/stacks/api/patrons"
 	"github.com/stacks-ils/stacks/api/ratelimit"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -75,6 +76,8 @@ type Deps struct {
 	// Reports runs reports and keeps schedules; built without a worker
 	// queue (run-now builds inline) when nil.
 	Reports *reports.Service
+	// Serials is built from Tenants, Catalog and Acquisitions when nil.
+	Serials *serials.Service
 }
 
 // withModules builds the domain services the caller did not supply and
@@ -109,6 +112,10 @@ func (d Deps) withModules() Deps {
 	if d.Acquisitions == nil {
 		d.Acquisitions = acquisitions.NewService(d.Tenants, d.Catalog).SetNotices(d.Notices)
 	}
+	if d.Serials == nil {
+		d.Serials = serials.NewService(d.Tenants, d.Catalog, d.Acquisitions).SetMailer(d.Notices)
+	}
+	d.Catalog.SetHoldings(d.Serials)
 	return d
 }
 
@@ -169,6 +176,7 @@ func New(cfg Config, d Deps) *Server {
 	routes = append(routes, exports.NewService(d.Pool, d.Log).Routes()...)
 	routes = append(routes, d.OPAC.Routes()...)
 	routes = append(routes, d.Acquisitions.Routes()...)
+	routes = append(routes, d.Serials.Routes()...)
 	s.mount(routes)
 	return s
 }

@@ -113,4 +113,3 @@ func TestScheduledReports_OncePerPeriod(t *testing.T) {
 		t.Fatalf("runs %+v, want one completed run of 2026-W08 with a row for each day of last week", runs)
 	}
 }
-

@@ -20,6 +20,7 @@ import (
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/api/serials"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -62,6 +63,7 @@ type Worker struct {
 	notices *notices.Service
 	reports *reports.Service
 	billing *billing.Service
+	serials *serials.Service
 	opac    *opac.Service
 	sending chan struct{} // NoticeConcurrency slots
 	srv     *asynq.Server
@@ -123,6 +125,8 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeReportsCompact, w.handleReportsCompact)
 	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
 	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
+	w.mux.HandleFunc(TypeSerialsClaims, w.handleSerialsClaims)
+	w.mux.HandleFunc(TypeSerialsClaimsTenant, w.handleSerialsClaimsTenant)
 	return w
 }
 
@@ -137,6 +141,11 @@ func (w *Worker) Start() error {
 	// Every 15 minutes: each tenant's nightly circulation job starts within
 	// 15 minutes of its local MaintenanceHour.
 	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeCirculationDaily, nil),
+		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
+		return fmt.Errorf("worker: register schedule: %w", err)
+	}
+	// Serials claims: like the circulation job, from MaintenanceHour local.
+	if _, err := w.sched.Register("*/15 * * * *", asynq.NewTask(TypeSerialsClaims, nil),
 		asynq.Queue("maintenance"), asynq.Unique(14*time.Minute)); err != nil {
 		return fmt.Errorf("worker: register schedule: %w", err)
 	}

@@ -42,13 +42,16 @@ type LateLine struct {
 // its vendor's lead time after the order day has passed on @asof (the
 // library's local date, @tz its zone). LateFrom/LateWhere are over po_lines
 // l, purchase_orders o and vendors v; exported so the late_orders report
-// (api/reports) lists exactly the lines the claims would.
+// (api/reports) lists exactly the lines the claims would. A subscription's
+// line (serials' subscription_orders) is never late as an order: its issues
+// arrive and are claimed by serials.
 const (
 	OrderedOnSQL  = `CAST(o.ordered_at AT TIME ZONE @tz AS date)`
 	ExpectedOnSQL = OrderedOnSQL + ` + v.lead_time_days`
 	LateFrom      = `po_lines l JOIN purchase_orders o ON o.id = l.po_id JOIN vendors v ON v.id = o.vendor_id`
 	LateWhere     = `l.status = 'open' AND o.status IN ('open', 'partially_received') AND l.received_quantity < l.quantity
-  AND ` + ExpectedOnSQL + ` < CAST(@asof AS date)`
+  AND ` + ExpectedOnSQL + ` < CAST(@asof AS date)
+  AND NOT EXISTS (SELECT 1 FROM subscription_orders so WHERE so.po_line_id = l.id)`
 )
 
 // lateSQL finds the late lines. Titles come from the catalogue's bibs,

@@ -78,7 +78,20 @@ type POLine struct {
 	UpdatedAt          time.Time  `json:"updated_at"`
 	Total              Money      `json:"total" gorm:"-"`
 	Funds              []LineFund `json:"funds" gorm:"-"`
+	Copies             []LineCopy `json:"copies,omitempty" gorm:"-"` // per-copy destinations, when set
 }
+
+// LineCopy is where one copy of a line goes (per-copy destinations).
+type LineCopy struct {
+	TenantID uuid.UUID `json:"-" gorm:"primaryKey"`
+	POLineID uuid.UUID `json:"-" gorm:"primaryKey;column:po_line_id"`
+	CopyNo   int       `json:"copy_no" gorm:"primaryKey"`
+	BranchID uuid.UUID `json:"branch_id"`
+	ItemType string    `json:"item_type"`
+}
+
+// TableName maps LineCopy to its table.
+func (LineCopy) TableName() string { return "po_line_copies" }
 
 // TableName maps POLine to its table.
 func (POLine) TableName() string { return "po_lines" }
@@ -142,6 +155,16 @@ type LineInput struct {
 	ExchangeRate *Rate       `json:"exchange_rate"`
 	Notes        string      `json:"notes"`
 	SuggestionID *uuid.UUID  `json:"suggestion_id"`
+	// Copies, when given, says where each copy goes (one entry per copy,
+	// received in this order); branch_id and item_type are then the
+	// defaults of entries that leave them out.
+	Copies []CopyInput `json:"copies"`
+}
+
+// CopyInput is one copy's destination.
+type CopyInput struct {
+	BranchID uuid.UUID `json:"branch_id"`
+	ItemType string    `json:"item_type"`
 }
 
 // FundShare is one fund's percentage of a line.
@@ -226,21 +249,22 @@ func (s *Service) addLine(ctx context.Context, po *PurchaseOrder, v *Vendor, no 
 		}
 		line.ItemType = t
 	}
-	// Destination branch: the caller must be able to order for it.
+	// Destination branches: the caller must be able to order for each.
+	if in.BranchID == uuid.Nil && len(in.Copies) > 0 {
+		in.BranchID = in.Copies[0].BranchID
+	}
 	if in.BranchID == uuid.Nil {
 		return errs.Field(f("branch_id"), "required", "branch_id (where the copies go) is required")
 	}
-	branch, err := s.tenants.GetBranch(ctx, in.BranchID)
+	branch, err := s.orderBranch(ctx, f("branch_id"), in.BranchID)
 	if err != nil {
-		if errs.KindOf(err) == errs.NotFound {
-			return errs.Field(f("branch_id"), "invalid_branch", "branch_id names no org unit of this library")
-		}
 		return err
 	}
-	if p := tenants.PrincipalFrom(ctx); p == nil || !p.CanAt(tenants.PermAcquisitionsWrite, branch.Path) {
-		return errs.E(errs.Forbidden, "forbidden", "you may not order for "+branch.Name)
-	}
 	line.BranchID = branch.ID
+	copies, branches, err := s.lineCopies(ctx, line, in, f)
+	if err != nil {
+		return err
+	}
 	// Funds: shares summing to 100 %, one currency, owners above the branch.
 	if len(in.Funds) == 0 {
 		return errs.Field(f("funds"), "required", `funds is required: [{"fund_id", "percent"}] summing to 100`)
@@ -268,8 +292,10 @@ func (s *Service) addLine(ctx context.Context, po *PurchaseOrder, v *Vendor, no 
 		if !fund.Active {
 			return errs.Field(ff+".fund_id", "fund_inactive", "fund "+fund.Code+" is inactive")
 		}
-		if fund.BranchID != nil && !slices.Contains(branch.Path, *fund.BranchID) {
-			return errs.Field(ff+".fund_id", "fund_not_for_branch", "fund "+fund.Code+" belongs to another part of the library than "+branch.Name)
+		for _, b := range append([]*tenants.Branch{branch}, branches...) {
+			if fund.BranchID != nil && !slices.Contains(b.Path, *fund.BranchID) {
+				return errs.Field(ff+".fund_id", "fund_not_for_branch", "fund "+fund.Code+" belongs to another part of the library than "+b.Name)
+			}
 		}
 		if fundCur != "" && fund.Currency != fundCur {
 			return errs.Field(ff+".fund_id", "currency_mismatch", "all funds of a line must share one currency")
@@ -328,6 +354,11 @@ func (s *Service) addLine(ctx context.Context, po *PurchaseOrder, v *Vendor, no 
 	if err := db.Omit("Percent", "Encumbered").Create(&shares).Error; err != nil {
 		return fmt.Errorf("insert po line funds: %w", err)
 	}
+	if len(copies) > 0 {
+		if err := db.Create(&copies).Error; err != nil {
+			return fmt.Errorf("insert po line copies: %w", err)
+		}
+	}
 	if in.SuggestionID != nil {
 		if err := s.markSuggestionOrdered(ctx, *in.SuggestionID, line.ID, f("suggestion_id")); err != nil {
 			return err
@@ -356,6 +387,54 @@ func (s *Service) GetPurchaseOrder(ctx context.Context, id uuid.UUID) (*Purchase
 		po.Total = &t
 	}
 	return po, nil
+}
+
+// orderBranch is a destination the caller may order for.
+func (s *Service) orderBranch(ctx context.Context, field string, id uuid.UUID) (*tenants.Branch, error) {
+	branch, err := s.tenants.GetBranch(ctx, id)
+	if err != nil {
+		if errs.KindOf(err) == errs.NotFound {
+			return nil, errs.Field(field, "invalid_branch", field+" names no org unit of this library")
+		}
+		return nil, err
+	}
+	if p := tenants.PrincipalFrom(ctx); p == nil || !p.CanAt(tenants.PermAcquisitionsWrite, branch.Path) {
+		return nil, errs.E(errs.Forbidden, "forbidden", "you may not order for "+branch.Name)
+	}
+	return branch, nil
+}
+
+// lineCopies checks a line's per-copy destinations: one per copy, each a
+// branch the caller may order for and an item type code.
+func (s *Service) lineCopies(ctx context.Context, line *POLine, in LineInput, f func(string) string) ([]LineCopy, []*tenants.Branch, error) {
+	if len(in.Copies) == 0 {
+		return nil, nil, nil
+	}
+	if len(in.Copies) != line.Quantity {
+		return nil, nil, errs.Field(f("copies"), "copies_mismatch",
+			fmt.Sprintf("%d copy destinations for a quantity of %d: give one per copy, or none", len(in.Copies), line.Quantity))
+	}
+	out := make([]LineCopy, len(in.Copies))
+	var branches []*tenants.Branch
+	for i, c := range in.Copies {
+		cf := fmt.Sprintf("%s[%d]", f("copies"), i)
+		if c.BranchID == uuid.Nil {
+			c.BranchID = line.BranchID
+		}
+		b, err := s.orderBranch(ctx, cf+".branch_id", c.BranchID)
+		if err != nil {
+			return nil, nil, err
+		}
+		branches = append(branches, b)
+		t := strings.ToLower(strings.TrimSpace(c.ItemType))
+		if t == "" {
+			t = line.ItemType
+		} else if !codeRe.MatchString(t) {
+			return nil, nil, errs.Field(cf+".item_type", "invalid_item_type", "item_type must be a short code such as book or dvd")
+		}
+		out[i] = LineCopy{TenantID: line.TenantID, POLineID: line.ID, CopyNo: i + 1, BranchID: b.ID, ItemType: t}
+	}
+	return out, branches, nil
 }
 
 // linesWhere loads lines with their fund shares and open encumbrances.
@@ -400,9 +479,18 @@ func (s *Service) linesWhere(ctx context.Context, where string, args ...any) ([]
 		sh.Encumbered = &Money{open[lineFund{sh.POLineID, sh.FundID}], cur[sh.FundID]}
 		by[sh.POLineID] = append(by[sh.POLineID], sh)
 	}
+	var copies []LineCopy
+	if err := db.Where("po_line_id IN ?", ids).Order("po_line_id, copy_no").Find(&copies).Error; err != nil {
+		return nil, fmt.Errorf("load po line copies: %w", err)
+	}
+	byCopy := map[uuid.UUID][]LineCopy{}
+	for _, c := range copies {
+		byCopy[c.POLineID] = append(byCopy[c.POLineID], c)
+	}
 	for i := range lines {
 		lines[i].fill()
 		lines[i].Funds = by[lines[i].ID]
+		lines[i].Copies = byCopy[lines[i].ID]
 	}
 	return lines, nil
 }

@@ -156,10 +156,20 @@ func (s *Service) Receive(ctx context.Context, lineID uuid.UUID, in ReceiveInput
 		return nil, err
 	}
 	price := catalog.Money{Amount: line.cost(1), Currency: line.Currency}
+	// Per-copy destinations: the n-th copy received goes where copy n was
+	// ordered for.
+	var copies []LineCopy
+	if err := db.Where("po_line_id = ?", line.ID).Order("copy_no").Find(&copies).Error; err != nil {
+		return nil, fmt.Errorf("load copy destinations: %w", err)
+	}
 	ins := make([]catalog.ItemInput, qty)
 	for i := range ins {
 		bc := strings.TrimSpace(barcodes[i])
-		ins[i] = catalog.ItemInput{Barcode: &bc, BranchID: &line.BranchID, ItemType: &line.ItemType, Price: &price,
+		branch, itemType := line.BranchID, line.ItemType
+		if n := line.ReceivedQuantity + i; n < len(copies) {
+			branch, itemType = copies[n].BranchID, copies[n].ItemType
+		}
+		ins[i] = catalog.ItemInput{Barcode: &bc, BranchID: &branch, ItemType: &itemType, Price: &price,
 			Status: &status, AcquiredOn: &today}
 	}
 	items, err := s.catalog.ReceiveItems(ctx, line.BibID, ins)

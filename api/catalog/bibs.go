@@ -37,6 +37,7 @@ type Service struct {
 	// SearchCap is how many matches relevance and facets consider; 0 means
 	// DefaultSearchCap.
 	SearchCap int
+	holdings  HoldingsSource // serial holdings statements (SetHoldings)
 }
 
 // NewService builds the catalog service.
@@ -59,6 +60,8 @@ type Bib struct {
 	CreatedAt time.Time    `json:"created_at"`
 	UpdatedAt time.Time    `json:"updated_at"`
 	Warnings  []string     `json:"warnings,omitempty"`
+	// Holdings of a serial: one statement per subscription (serials).
+	Holdings []string `json:"holdings,omitempty"`
 }
 
 // bibRow is the bibs table.

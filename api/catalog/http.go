@@ -123,6 +123,11 @@ func (s *Service) handleGetBib(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if b.Format == FormatSerial {
+		if err := s.fillHoldings(c.UserContext(), []uuid.UUID{b.ID}, func(_ uuid.UUID, h []string) { b.Holdings = h }); err != nil {
+			return err
+		}
+	}
 	var out []byte
 	switch accept {
 	case MIMEMARCXML, "application/xml":

@@ -56,6 +56,7 @@ type Hit struct {
 	Format       string          `json:"format"`
 	CallNumber   string          `json:"call_number"`
 	Availability Availability    `json:"availability" gorm:"-"`
+	Holdings     []string        `json:"holdings,omitempty" gorm:"-"` // serials: one statement per subscription
 	SortKey      string          `json:"-"`
 	Rank         float32         `json:"-"`
 }
@@ -460,6 +461,15 @@ UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
 		res.Results = []Hit{}
 	}
 	if err := s.fillAvailability(ctx, res.Results); err != nil {
+		return nil, err
+	}
+	if err := s.fillHoldings(ctx, serialIDs(res.Results), func(id uuid.UUID, h []string) {
+		for i := range res.Results {
+			if res.Results[i].ID == id {
+				res.Results[i].Holdings = h
+			}
+		}
+	}); err != nil {
 		return nil, err
 	}
 	if rankExpr != "" {
