@@ -2,11 +2,18 @@ package api_test
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stacks-ils/stacks/api"
+	"github.com/stacks-ils/stacks/api/acquisitions"
+	"github.com/stacks-ils/stacks/api/catalog"
+	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/serials"
+	"github.com/stacks-ils/stacks/tenants"
+	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
 // reportRows runs a report and returns its rows as column name -> value.
@@ -189,4 +196,104 @@ func TestReports_Acquisitions(t *testing.T) {
 	if tot := r.Body["totals"].(map[string]any); tot["items"] != 2.0 || tot["checkouts"] != 2.0 || tot["cost"] != nil {
 		t.Errorf("totals %v", tot)
 	}
+}
+
+// The serials reports against a quarterly subscription built through the
+// HTTP API: ordered at 249.00 and paid 255.00, its first issue claimed then
+// received, its second claimed and given up, renewed for 260.00.
+func TestReports_Serials(t *testing.T) {
+	// The serials clock moves: subscribed in December, claims run on their days.
+	clock := time.Date(2026, 12, 15, 12, 0, 0, 0, time.UTC)
+	env := tenanttest.Get(t)
+	counter, svc := env.Isolated(tenants.Options{})
+	cat := catalog.NewService(svc)
+	acq := acquisitions.NewService(svc, cat)
+	mail := notices.NewService(env.Pool, nil, nil, nil)
+	ser := serials.NewService(svc, cat, acq).SetMailer(mail).SetClock(func() time.Time { return clock })
+	s := api.New(api.Config{}, api.Deps{Log: slog.New(slog.DiscardHandler), Pool: env.Pool, Redis: env.Redis,
+		Counter: counter, Tenants: svc, Catalog: cat, Acquisitions: acq, Serials: ser, Notices: mail})
+	lib := signup(t, s, "rep-ser", "library")
+	runOn := func(day string) {
+		t.Helper()
+		d, _ := time.Parse(time.DateOnly, day)
+		clock = d.Add(18 * time.Hour)
+		want(t, call(t, s, "POST", "/api/v1/serials/claims/run", lib.Token, nil), 202)
+	}
+	tok := lib.Token
+	fy := call(t, s, "POST", "/api/v1/fiscal-years", tok, map[string]any{"code": "FY27", "starts_on": "2026-07-01", "ends_on": "2027-06-30", "current": true})
+	want(t, fy, 201)
+	fund := call(t, s, "POST", "/api/v1/funds", tok, map[string]any{"code": "SER", "name": "Serials", "fiscal_year_id": fy.Body["id"],
+		"allocation": acqMoney(1000000, "USD")})
+	want(t, fund, 201)
+	v := call(t, s, "POST", "/api/v1/vendors", tok, map[string]any{"code": "EBS", "name": "Subscription agent", "currency": "USD", "email": "claims@agent.example"})
+	want(t, v, 201)
+	bib := call(t, s, "POST", "/api/v1/bibs", tok, map[string]any{"title": "Quarterly Review", "format": "serial"})
+	want(t, bib, 201)
+	cr := call(t, s, "POST", "/api/v1/subscriptions", tok, map[string]any{"bib_id": bib.Body["id"], "branch_id": lib.MainID,
+		"vendor_id": v.Body["id"], "fund_id": fund.Body["id"], "annual_cost": acqMoney(24900, "USD"),
+		"starts_on": "2027-01-01", "ends_on": "2027-12-31", "renewal_on": "2027-11-01", "pattern_id": "quarterly", "grace_days": 30,
+		"first_issue": map[string]any{"expected_on": "2027-01-10", "enumeration": []int{30, 1}}})
+	want(t, cr, 201)
+	sub := cr.Body["id"].(string)
+	line := cr.Body["po_line_id"].(string)
+	// One claim per issue, then given up ten days later.
+	want(t, call(t, s, "PATCH", "/api/v1/serials/settings", tok, map[string]any{"max_claims": 1, "claim_interval_days": 10}), 200)
+	issues := call(t, s, "GET", "/api/v1/subscriptions/"+sub+"/issues", tok, nil)
+	want(t, issues, 200)
+	first, second := items(issues)[0]["id"].(string), items(issues)[1]["id"].(string)
+	// Mar 1: issue 1 (Jan 10 + 30 days' grace) is claimed; it arrives.
+	runOn("2027-03-01")
+	want(t, call(t, s, "POST", "/api/v1/serial-issues/"+first+"/receive", tok, nil), 200)
+	// Jun 1: issue 2 (Apr 10) is claimed; Jun 15: given up as missing.
+	runOn("2027-06-01")
+	runOn("2027-06-15")
+	if st := call(t, s, "GET", "/api/v1/subscriptions/"+sub+"/issues", tok, nil); items(st)[1]["id"] != second || items(st)[1]["status"] != "missing" {
+		t.Fatalf("second issue: %v", items(st)[1])
+	}
+	// The 2027 period is invoiced at 255.00 and paid.
+	inv := call(t, s, "POST", "/api/v1/invoices", tok, map[string]any{"vendor_id": v.Body["id"], "number": "S-1", "date": "2027-01-20",
+		"lines": []map[string]any{{"po_line_id": line, "quantity": 1, "unit_price": acqMoney(25500, "USD")}}})
+	want(t, inv, 201)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/approve", tok, nil), 200)
+	want(t, call(t, s, "POST", "/api/v1/invoices/"+inv.Body["id"].(string)+"/pay", tok, nil), 200)
+
+	// Renewal due Nov 1: 17 days ahead of Oct 15, not within 10.
+	expiring := []string{"title", "vendor_code", "status", "renewal_on", "ends_on", "days_left", "currency", "annual_cost"}
+	if got := pickCols(reportRows(t, s, tok, "subscriptions_expiring?as_of=2027-10-15&within_days=30"), expiring...); got != "Quarterly Review EBS active 2027-11-01 2027-12-31 17 USD 24900" {
+		t.Errorf("expiring: %q", got)
+	}
+	if got := pickCols(reportRows(t, s, tok, "subscriptions_expiring?as_of=2027-10-15&within_days=10"), expiring...); got != "" {
+		t.Errorf("expiring within 10 days: %q", got)
+	}
+	rw := call(t, s, "POST", "/api/v1/subscriptions/"+sub+"/renew", tok, map[string]any{"annual_cost": acqMoney(26000, "USD")})
+	want(t, rw, 200)
+
+	cases := []struct {
+		name, query string
+		cols        []string
+		want        string
+	}{
+		// Two claims sent, two issues: one received after its claim, one never.
+		{"claims per vendor", "serial_claims?from=2027-01-01&to=2027-12-31",
+			[]string{"vendor_code", "claims_sent", "issues_claimed", "received_after_claim", "never_received", "still_open"}, "EBS 2 2 1 1 0"},
+		{"claims in March only", "serial_claims?from=2027-03-01&to=2027-03-31",
+			[]string{"vendor_code", "claims_sent", "issues_claimed", "received_after_claim", "never_received", "still_open"}, "EBS 1 1 1 0 0"},
+		// 2027: 249.00 released, 255.00 paid, one issue received: 255.00 per issue.
+		// 2028: the renewal's 260.00 on order, nothing received yet.
+		{"cost per title per year", "serial_costs?from=2027-01-01&to=2028-12-31",
+			[]string{"title", "year", "currency", "encumbered", "expended", "issues_received", "cost_per_issue"},
+			"Quarterly Review 2027 USD 0 25500 1 25500; Quarterly Review 2028 USD 26000 0 0 -"},
+		{"cost of 2028 periods", "serial_costs?from=2028-01-01&to=2028-12-31", []string{"year", "encumbered"}, "2028 26000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := pickCols(reportRows(t, s, tok, c.query), c.cols...); got != c.want {
+				t.Errorf("%s:\n got %q\nwant %q", c.query, got, c.want)
+			}
+		})
+	}
+	want(t, call(t, s, "GET", "/api/v1/reports/subscriptions_expiring?within_days=0", tok, nil), 400, "bad_query")
+	svg := call(t, s, "GET", "/api/v1/reports/serial_claims?from=2027-01-01&to=2027-12-31&format=svg", tok, nil)
+	want(t, svg, 200)
+	checkSVG(t, svg.Raw, "Serials claims per vendor", "EBS")
 }

@@ -110,6 +110,20 @@ var registry = []*Report{
 		Params: params(rangeParams, []Param{pBranch, pItemType, pAsOf,
 			pGroupBy("item_type", "item_type", "branch", "member", "vendor")}),
 		chartValues: []string{"cost_per_checkout"}, build: costPerCheckout},
+	{Name: "serial_claims", Title: "Serials claims per vendor", Chart: "bar",
+		Description: "Vendor performance: claims sent in the period per vendor, the issues claimed, and how many were received after all, " +
+			"given up as missing (never received) or are still open. With branch_id, subscriptions at that subtree.",
+		Params:      params(rangeParams, []Param{pBranch}),
+		chartValues: []string{"claims_sent", "received_after_claim", "never_received"}, build: serialClaims},
+	{Name: "subscriptions_expiring", Title: "Subscriptions expiring",
+		Description: "Active and expiring subscriptions whose renewal date (or end, without one) is within within_days of as_of, soonest first (serials' renewal rule).",
+		Params:      []Param{pBranch, pAsOf, {Name: "within_days", Type: "integer", Default: "60", Description: "days ahead of as_of"}, pLimit(1000, 100000)},
+		build:       subscriptionsExpiring},
+	{Name: "serial_costs", Title: "Serials cost per title per year", Chart: "bar",
+		Description: "Per title and year of the subscription periods starting in the range: what the fund ledger holds for their order lines " +
+			"(encumbered, expended), the issues of that year received, and the cost per issue received.",
+		Params:      params(rangeParams, []Param{pBranch}),
+		chartValues: []string{"expended"}, build: serialCosts},
 }
 
 func init() {
