@@ -297,3 +297,33 @@ func TestReports_Serials(t *testing.T) {
 	want(t, svg, 200)
 	checkSVG(t, svg.Raw, "Serials claims per vendor", "EBS")
 }
+
+// late_orders with branch_id follows per-copy destinations: a line whose
+// copy still to come goes to EAST is late for EAST, not for MAIN.
+func TestReports_LateOrdersPerCopyBranch(t *testing.T) {
+	s := newServer(t, api.Config{})
+	l := setupAcq(t, s, "rep-late-copies")
+	east := call(t, s, "POST", "/api/v1/branches", l.Token, map[string]any{"name": "East", "code": "EAST"})
+	want(t, east, 201)
+	eastID := east.Body["id"].(string)
+	po := call(t, s, "POST", "/api/v1/purchase-orders", l.Token, map[string]any{"vendor_id": l.Vendor, "lines": []map[string]any{
+		{"bib": map[string]any{"title": "Two places"}, "quantity": 2, "unit_price": acqMoney(1000, "USD"), "item_type": "book",
+			"funds":  []map[string]any{{"fund_id": l.FundA, "percent": 100}},
+			"copies": []map[string]any{{"branch_id": l.MainID}, {"branch_id": eastID}}}}})
+	want(t, po, 201)
+	line := po.Body["lines"].([]any)[0].(map[string]any)["id"].(string)
+	want(t, call(t, s, "POST", "/api/v1/purchase-orders/"+po.Body["id"].(string)+"/open", l.Token, nil), 200)
+	asOf := time.Now().AddDate(0, 0, 60).Format(time.DateOnly)
+	late := func(branch string) string {
+		return pickCols(reportRows(t, s, l.Token, "late_orders?as_of="+asOf+"&branch_id="+branch), "po_line_id", "outstanding")
+	}
+	// Both copies to come: late for both branches.
+	if m, e := late(l.MainID), late(eastID); m != line+" 2" || e != line+" 2" {
+		t.Fatalf("before receipt: MAIN %q, EAST %q", m, e)
+	}
+	// Copy 1 (MAIN's) arrives: only EAST still waits.
+	want(t, call(t, s, "POST", "/api/v1/po-lines/"+line+"/receive", l.Token, map[string]any{"quantity": 1}), 200)
+	if m, e := late(l.MainID), late(eastID); m != "" || e != line+" 1" {
+		t.Fatalf("after receipt: MAIN %q, EAST %q", m, e)
+	}
+}

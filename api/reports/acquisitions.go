@@ -228,8 +228,8 @@ func lateOrders(p *Params) (*query, error) {
 late AS (SELECT l.id, o.number, l.line_no, v.code AS vendor_code, v.name AS vendor_name, b.title, u.code AS branch_code,
     l.quantity, l.received_quantity, ` + acquisitions.OrderedOnSQL + ` AS ordered_on, ` + acquisitions.ExpectedOnSQL + ` AS expected_on,
     ` + days + ` AS days_late, l.claim_count, l.last_claimed_on
-  FROM ` + acquisitions.LateFrom + ` JOIN bibs b ON b.id = l.bib_id JOIN units u ON u.id = l.branch_id
-  WHERE ` + where + `
+  FROM ` + acquisitions.LateFrom + ` JOIN bibs b ON b.id = l.bib_id JOIN branches u ON u.id = l.branch_id
+  WHERE ` + where + outstandingIn(p) + `
   ORDER BY days_late DESC, v.code, o.number, l.line_no LIMIT @limit)
 SELECT x.id::text, x.number, x.line_no::bigint, x.vendor_code, x.vendor_name, x.title, x.branch_code, x.quantity::bigint,
   x.received_quantity::bigint, (x.quantity - x.received_quantity)::bigint, to_char(x.ordered_on, 'YYYY-MM-DD'),
@@ -241,7 +241,7 @@ ORDER BY x.days_late DESC, x.vendor_code, x.number, x.line_no`
 	return &query{sql: q, args: args, cols: []Column{
 		{Name: "po_line_id", Type: TypeID}, {Name: "po_number", Type: TypeString}, {Name: "line_no", Type: TypeInteger},
 		{Name: "vendor_code", Type: TypeString}, {Name: "vendor_name", Type: TypeString}, {Name: "title", Type: TypeString},
-		{Name: "branch_code", Type: TypeString, Description: "branch receiving the copies"},
+		{Name: "branch_code", Type: TypeString, Description: "the line's branch (copies may have destinations of their own)"},
 		{Name: "quantity", Type: TypeInteger, sum: true}, {Name: "received", Type: TypeInteger, sum: true},
 		{Name: "outstanding", Type: TypeInteger, Description: "copies still to come", sum: true},
 		{Name: "ordered_on", Type: TypeDate}, {Name: "expected_on", Type: TypeDate, Description: "order day + the vendor's lead time"},
@@ -251,6 +251,19 @@ ORDER BY x.days_late DESC, x.vendor_code, x.number, x.line_no`
 		{Name: "currency", Type: TypeString, Description: "the funds' currency"},
 		money("encumbered", "still encumbered for the line in the ledger"),
 	}}, nil
+}
+
+// outstandingIn limits late lines to those with a copy still to come for
+// the branch subtree: copy n goes to its per-copy destination
+// (po_line_copies) when the line has one, else to the line's branch.
+func outstandingIn(p *Params) string {
+	if p.Branch == nil {
+		return ""
+	}
+	return `
+  AND EXISTS (SELECT 1 FROM generate_series(l.received_quantity + 1, l.quantity) n(n)
+    LEFT JOIN po_line_copies pc ON pc.po_line_id = l.id AND pc.copy_no = n.n
+    JOIN units w ON w.id = COALESCE(pc.branch_id, l.branch_id))`
 }
 
 // costPerCheckout takes the copies acquired in the period (acquired_on in

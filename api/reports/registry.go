@@ -101,7 +101,7 @@ var registry = []*Report{
 		chartValues: []string{"expended"}, build: spending},
 	{Name: "late_orders", Title: "Open orders past due",
 		Description: "Open order lines not all received whose vendor's lead time after the order day has passed on as_of (the lines acquisitions claims chase), " +
-			"latest first, with the copies outstanding and what the ledger still encumbers for them. With branch_id, lines received at that subtree.",
+			"latest first, with the copies outstanding and what the ledger still encumbers for them. With branch_id, lines with a copy still to come for that subtree (per-copy destinations count).",
 		Params: []Param{pBranch, pVendor, pAsOf, pLimit(1000, 100000)},
 		build:  lateOrders},
 	{Name: "cost_per_checkout", Title: "Cost per checkout of items acquired in a period", Chart: "bar",
