@@ -70,6 +70,23 @@ func reportsIsolation() []isolationCase {
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("overdues?as_of=2099-01-01")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fines?group_by=branch")},
 		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("circulation_activity?format=csv")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fund_status")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
+			return "/api/v1/reports/fund_status?fiscal_year_id=" + f.Acq["fy"]
+		}, Status: 422, Code: "invalid_fiscal_year"},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("fund_status?branch_id=BBRANCH"), Status: 422, Code: "invalid_branch"},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("spending?group_by=vendor&from=2026-01-01&to=2030-12-31")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
+			return "/api/v1/reports/spending?group_by=fund_month&from=2026-01-01&to=2030-12-31&fund_id=" + f.Acq["fund"]
+		}, Status: 422, Code: "invalid_fund"},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: func(f *fixture) string {
+			return "/api/v1/reports/late_orders?as_of=2099-01-01&vendor_id=" + f.Acq["vendor"]
+		}, Status: 422, Code: "invalid_vendor"},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("late_orders?as_of=2099-01-01")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("cost_per_checkout?group_by=vendor&from=2026-01-01&to=2030-12-31")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("serial_claims?from=2020-01-01&to=2029-12-31")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("subscriptions_expiring?as_of=2099-01-01&within_days=36500")},
+		{Method: "GET", Path: "/api/v1/reports/:name", URL: run("serial_costs?from=2020-01-01&to=2029-12-31")},
 	}
 }
 
@@ -162,7 +179,7 @@ func TestReports_DeskPathsAreCounted(t *testing.T) {
 	// reports but not list patrons.
 	l := call(t, s, "GET", "/api/v1/reports", lib.Token, nil)
 	want(t, l, 200)
-	if n := len(l.Body["items"].([]any)); n != 10 {
+	if n := len(l.Body["items"].([]any)); n != 17 {
 		t.Errorf("%d reports listed", n)
 	}
 	_, clerk := addStaff(t, s, lib, "clerk@"+lib.Slug+".example.org", tenants.RoleCirculation, lib.MainID)

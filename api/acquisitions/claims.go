@@ -38,21 +38,33 @@ type LateLine struct {
 	ClaimDue          bool      `json:"claim_due"`
 }
 
-// lateSQL finds open lines past their vendor's lead time on @asof (the
-// library's local date, @tz its zone). Titles come from the catalogue's
-// bibs, read only. A subscription's line (serials' subscription_orders)
-// is never late as an order: its issues arrive and are claimed by serials.
+// A line is late when it is open, on an open order, not all received, and
+// its vendor's lead time after the order day has passed on @asof (the
+// library's local date, @tz its zone). LateFrom/LateWhere are over po_lines
+// l, purchase_orders o and vendors v; exported so the late_orders report
+// (api/reports) lists exactly the lines the claims would. A subscription's
+// line (serials' subscription_orders) is never late as an order: its issues
+// arrive and are claimed by serials.
+const (
+	OrderedOnSQL  = `CAST(o.ordered_at AT TIME ZONE @tz AS date)`
+	ExpectedOnSQL = OrderedOnSQL + ` + v.lead_time_days`
+	LateFrom      = `po_lines l JOIN purchase_orders o ON o.id = l.po_id JOIN vendors v ON v.id = o.vendor_id`
+	LateWhere     = `l.status = 'open' AND o.status IN ('open', 'partially_received') AND l.received_quantity < l.quantity
+  AND ` + ExpectedOnSQL + ` < CAST(@asof AS date)
+  AND NOT EXISTS (SELECT 1 FROM subscription_orders so WHERE so.po_line_id = l.id)`
+)
+
+// lateSQL finds the late lines. Titles come from the catalogue's bibs,
+// read only.
 const lateSQL = `SELECT l.id, l.po_id, o.number AS po_number, l.line_no, o.vendor_id, v.code AS vendor_code, v.email AS vendor_email,
   v.name AS vendor_name, v.claim_interval_days, l.bib_id, b.title, array_to_string(b.isbns, ', ') AS isbns, l.quantity, l.received_quantity,
-  to_char(CAST(o.ordered_at AT TIME ZONE @tz AS date), 'YYYY-MM-DD') AS ordered_on,
-  to_char(CAST(o.ordered_at AT TIME ZONE @tz AS date) + v.lead_time_days, 'YYYY-MM-DD') AS expected_on,
-  CAST(@asof AS date) - (CAST(o.ordered_at AT TIME ZONE @tz AS date) + v.lead_time_days) AS days_late,
+  to_char(` + OrderedOnSQL + `, 'YYYY-MM-DD') AS ordered_on,
+  to_char(` + ExpectedOnSQL + `, 'YYYY-MM-DD') AS expected_on,
+  CAST(@asof AS date) - (` + ExpectedOnSQL + `) AS days_late,
   to_char(l.last_claimed_on, 'YYYY-MM-DD') AS last_claimed_on, l.claim_count,
   (l.last_claimed_on IS NULL OR l.last_claimed_on + v.claim_interval_days <= CAST(@asof AS date)) AS claim_due
-FROM po_lines l JOIN purchase_orders o ON o.id = l.po_id JOIN vendors v ON v.id = o.vendor_id JOIN bibs b ON b.id = l.bib_id
-WHERE l.status = 'open' AND o.status IN ('open', 'partially_received') AND l.received_quantity < l.quantity
-  AND CAST(o.ordered_at AT TIME ZONE @tz AS date) + v.lead_time_days < CAST(@asof AS date)
-  AND NOT EXISTS (SELECT 1 FROM subscription_orders so WHERE so.po_line_id = l.id)
+FROM ` + LateFrom + ` JOIN bibs b ON b.id = l.bib_id
+WHERE ` + LateWhere + `
 ORDER BY v.code, o.number, l.line_no`
 
 func (s *Service) localZone(ctx context.Context) (string, error) {

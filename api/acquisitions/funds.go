@@ -182,13 +182,19 @@ type Balances struct {
 	Available  Money `json:"available"`
 }
 
-// balanceSQL sums a fund's ledger into its balances; the one definition of
-// them (the README and the migration say the same in words).
-const balanceSQL = `SELECT fund_id,
-  coalesce(sum(amount) FILTER (WHERE kind IN ('allocation', 'transfer')), 0) AS allocated,
-  coalesce(sum(amount) FILTER (WHERE kind = 'encumbrance'), 0) - coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS encumbered,
-  coalesce(sum(amount) FILTER (WHERE kind = 'expenditure'), 0) - coalesce(sum(amount) FILTER (WHERE kind = 'credit'), 0) AS expended
-FROM fund_transactions WHERE fund_id IN ? GROUP BY fund_id`
+// The balance sums over fund_transactions rows t: the one definition of a
+// fund's figures (the README and the migration say the same in words);
+// available is allocated - encumbered - expended. Exported so the reports
+// (api/reports fund_status, spending) sum the ledger exactly the same way.
+const (
+	AllocatedSQL  = `coalesce(sum(t.amount) FILTER (WHERE t.kind IN ('allocation', 'transfer')), 0)`
+	EncumberedSQL = `coalesce(sum(t.amount) FILTER (WHERE t.kind = 'encumbrance'), 0) - coalesce(sum(t.amount) FILTER (WHERE t.kind = 'release'), 0)`
+	ExpendedSQL   = `coalesce(sum(t.amount) FILTER (WHERE t.kind = 'expenditure'), 0) - coalesce(sum(t.amount) FILTER (WHERE t.kind = 'credit'), 0)`
+)
+
+// balanceSQL sums a fund's ledger into its balances.
+const balanceSQL = `SELECT t.fund_id, ` + AllocatedSQL + ` AS allocated, ` + EncumberedSQL + ` AS encumbered, ` + ExpendedSQL + ` AS expended
+FROM fund_transactions t WHERE t.fund_id IN ? GROUP BY t.fund_id`
 
 type balanceRow struct {
 	FundID                          uuid.UUID

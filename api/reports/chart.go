@@ -17,7 +17,7 @@ import (
 )
 
 // labelColumns name a row on a chart's x axis (in this order).
-var labelColumns = []string{"member_name", "title", "class", "branch_name", "item_type", "patron_category", "day", "week", "month", "hour"}
+var labelColumns = []string{"member_name", "title", "class", "branch_name", "item_type", "patron_category", "fund_code", "vendor_code", "day", "week", "month", "hour"}
 
 // maxBars keeps a bar chart readable; the CSV has every row.
 const maxBars = 60

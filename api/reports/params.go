@@ -170,6 +170,9 @@ func (s *Service) parseParams(ctx context.Context, r *Report, raw map[string]str
 		}
 		p.Branch = &us[0]
 	}
+	if err := checkRecordIDs(db, raw); err != nil {
+		return nil, err
+	}
 	p.ItemType, p.Category = raw["item_type"], raw["patron_category"]
 	p.Rollup = raw["rollup"] == "member"
 	if v := raw["rollup"]; v != "" && v != "member" {

@@ -87,6 +87,43 @@ var registry = []*Report{
 		Description: "The fee ledger per period, branch or member library: charged, paid, waived, credited and refunded in the period, outstanding at its end (minor units of the currency).",
 		Params:      params(rangeParams, []Param{pBranch, pGroupBy("month", "day", "week", "month", "branch", "member"), pRollup}),
 		chartValues: []string{"charged", "paid", "waived"}, build: fines},
+	{Name: "fund_status", Title: "Budget status by fund", Chart: "bar",
+		Description: "Every fund of a fiscal year (default the current one) with its allocated, encumbered, expended and available money, " +
+			"summed from the fund ledger as acquisitions does, from the entries made before the end of as_of. " +
+			"With branch_id, the funds owned in that subtree.",
+		Params:      []Param{pFiscalYear, pBranch, pAsOf},
+		chartValues: []string{"encumbered", "expended", "available"}, build: fundStatus},
+	{Name: "spending", Title: "Spending by vendor, fund and period", Chart: "bar",
+		Description: "Money paid from the funds in the period (ledger expenditures less credits, in each fund's currency) per day, week or month " +
+			"(every period, zeros included), vendor, fund, or vendor or fund per month. With branch_id, the funds owned in that subtree.",
+		Params: params(rangeParams, []Param{pBranch, pVendor, pFund,
+			pGroupBy("month", "month", "week", "day", "vendor", "fund", "vendor_month", "fund_month")}),
+		chartValues: []string{"expended"}, build: spending},
+	{Name: "late_orders", Title: "Open orders past due",
+		Description: "Open order lines not all received whose vendor's lead time after the order day has passed on as_of (the lines acquisitions claims chase), " +
+			"latest first, with the copies outstanding and what the ledger still encumbers for them. With branch_id, lines with a copy still to come for that subtree (per-copy destinations count).",
+		Params: []Param{pBranch, pVendor, pAsOf, pLimit(1000, 100000)},
+		build:  lateOrders},
+	{Name: "cost_per_checkout", Title: "Cost per checkout of items acquired in a period", Chart: "bar",
+		Description: "Copies acquired in the period (acquired_on) that have a price, with their cost and their checkouts up to as_of, " +
+			"per item type, branch, member library or vendor (the order they were received on). Copies received on an order are priced at the line's net unit price.",
+		Params: params(rangeParams, []Param{pBranch, pItemType, pAsOf,
+			pGroupBy("item_type", "item_type", "branch", "member", "vendor")}),
+		chartValues: []string{"cost_per_checkout"}, build: costPerCheckout},
+	{Name: "serial_claims", Title: "Serials claims per vendor", Chart: "bar",
+		Description: "Vendor performance: claims sent in the period per vendor, the issues claimed, and how many were received after all, " +
+			"given up as missing (never received) or are still open. With branch_id, subscriptions at that subtree.",
+		Params:      params(rangeParams, []Param{pBranch}),
+		chartValues: []string{"claims_sent", "received_after_claim", "never_received"}, build: serialClaims},
+	{Name: "subscriptions_expiring", Title: "Subscriptions expiring",
+		Description: "Active and expiring subscriptions whose renewal date (or end, without one) is within within_days of as_of, soonest first (serials' renewal rule).",
+		Params:      []Param{pBranch, pAsOf, {Name: "within_days", Type: "integer", Default: "60", Description: "days ahead of as_of"}, pLimit(1000, 100000)},
+		build:       subscriptionsExpiring},
+	{Name: "serial_costs", Title: "Serials cost per title per year", Chart: "bar",
+		Description: "Per title and year of the subscription periods starting in the range: what the fund ledger holds for their order lines " +
+			"(encumbered, expended), the issues of that year received, and the cost per issue received.",
+		Params:      params(rangeParams, []Param{pBranch}),
+		chartValues: []string{"expended"}, build: serialCosts},
 }
 
 func init() {
