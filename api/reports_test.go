@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -179,7 +180,7 @@ func TestReports_DeskPathsAreCounted(t *testing.T) {
 	// reports but not list patrons.
 	l := call(t, s, "GET", "/api/v1/reports", lib.Token, nil)
 	want(t, l, 200)
-	if n := len(l.Body["items"].([]any)); n != 17 {
+	if n := len(l.Body["items"].([]any)); n != 18 {
 		t.Errorf("%d reports listed", n)
 	}
 	_, clerk := addStaff(t, s, lib, "clerk@"+lib.Slug+".example.org", tenants.RoleCirculation, lib.MainID)
@@ -280,5 +281,37 @@ func TestReports_MailedLink(t *testing.T) {
 	want(t, list, 200)
 	if items := list.Body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["row_count"].(float64) != 0 || items[0].(map[string]any)["size_bytes"].(float64) != float64(len(f.Raw)) {
 		t.Errorf("runs %s", list.Raw)
+	}
+}
+
+// Lost and missing in a period: a loan declared lost (once, at its loss),
+// a copy marked missing by staff; a copy lost before the period, and one
+// found again, are not listed.
+func TestReports_LostMissing(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "rep-lost")
+	main := d.lib.MainID
+	p := d.patron(main, nil)
+	lost, missing, old := d.item(main, "book"), d.item(main, "dvd"), d.item(main, "book")
+	want(t, call(t, s, "PATCH", "/api/v1/items/"+lost["id"].(string), d.lib.Token, map[string]any{"price": money(2500)}), 200)
+	co := d.checkout(d.lib.Token, p, lost, main, nil)
+	want(t, co, 201)
+	want(t, call(t, s, "POST", "/api/v1/loans/"+obj(co.Body["loan"])["id"].(string)+"/lost", d.lib.Token, nil), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/items/"+missing["id"].(string), d.lib.Token, map[string]any{"status": "missing"}), 200)
+	want(t, call(t, s, "PATCH", "/api/v1/items/"+old["id"].(string), d.lib.Token, map[string]any{"status": "missing"}), 200)
+	d.sql("UPDATE items SET updated_at = now() - interval '60 days' WHERE id = ?", old["id"])
+
+	// The default range: the last 30 days up to today (local).
+	r := call(t, s, "GET", "/api/v1/reports/lost_missing", d.lib.Token, nil)
+	want(t, r, 200)
+	rows := r.Body["rows"].([]any)
+	got := []string{}
+	for _, row := range rows {
+		c := row.([]any)
+		got = append(got, fmt.Sprintf("%s/%s/%s/%s/%v", c[1], c[6], c[7], c[9], c[10]))
+	}
+	wantRows := []string{lost["barcode"].(string) + "/lost/loan/lost/2500", missing["barcode"].(string) + "/missing/item/missing/<nil>"}
+	if strings.Join(got, ",") != strings.Join(wantRows, ",") {
+		t.Fatalf("lost_missing rows %v, want %v\n%s", got, wantRows, r.Raw)
 	}
 }

@@ -173,3 +173,35 @@ agg AS (SELECT ` + sel + `, ` + strings.Join(counts, ", ") + `, count(*) AS tota
 SELECT ` + strings.Join(k.out, ", ") + `, ` + strings.Join(outs, ", ") + `, a.total::bigint FROM agg a ORDER BY ` + order
 	return &query{sql: q, args: args, cols: cols}, nil
 }
+
+// lostMissing lists the copies lost or gone missing in the period: a loan
+// declared lost (at its lost_at: aged to lost or marked at the desk, the
+// patron billed) and copies whose status is lost or missing now and last
+// changed in the period (marked by staff: inventory, shelf checks). A copy
+// counts once, at its loan's loss when it has one.
+func lostMissing(p *Params) (*query, error) {
+	args := map[string]any{"start": p.start(), "end": p.end(), "tz": p.tz, "limit": p.Limit}
+	q := `WITH ` + unitsCTE(p, args) + `,
+ev AS (
+  (SELECT DISTINCT ON (l.item_id) l.item_id, 'lost' AS how, l.lost_at AS at, 'loan' AS via
+  FROM loans l WHERE l.lost_at >= @start AND l.lost_at < @end ORDER BY l.item_id, l.lost_at)
+  UNION ALL
+  SELECT i.id, i.status, i.updated_at, 'item' FROM items i
+  WHERE i.status IN ('lost', 'missing') AND i.updated_at >= @start AND i.updated_at < @end
+    AND NOT EXISTS (SELECT 1 FROM loans l WHERE l.item_id = i.id AND l.lost_at >= @start AND l.lost_at < @end))
+SELECT i.id::text, i.barcode, b.title, COALESCE(NULLIF(i.call_number, ''), b.call_number), u.code, i.item_type, ev.how, ev.via,
+  to_char(ev.at AT TIME ZONE CAST(@tz AS text), 'YYYY-MM-DD'), i.status, i.price_amount, COALESCE(i.price_currency, '')
+FROM ev JOIN items i ON i.id = ev.item_id JOIN units u ON u.id = i.branch_id JOIN bibs b ON b.id = i.bib_id
+WHERE true` + itemFilters(p, args) + `
+ORDER BY ev.at, i.barcode LIMIT @limit`
+	return &query{sql: q, args: args, cols: []Column{
+		{Name: "item_id", Type: TypeID}, {Name: "barcode", Type: TypeString}, {Name: "title", Type: TypeString},
+		{Name: "call_number", Type: TypeString}, {Name: "branch_code", Type: TypeString}, {Name: "item_type", Type: TypeString},
+		{Name: "event", Type: TypeString, Description: "lost or missing"},
+		{Name: "recorded_by", Type: TypeString, Description: "loan: a loan declared lost; item: the copy's status set by staff"},
+		{Name: "on", Type: TypeDate, Description: "the local day of the loss, or of the copy's last change"},
+		{Name: "status_now", Type: TypeString, Description: "the copy's status today (a lost copy found again is no longer lost)"},
+		{Name: "price", Type: TypeMoney, Description: "the copy's price, when known"},
+		{Name: "currency", Type: TypeString},
+	}}, nil
+}
