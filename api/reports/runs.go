@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/robfig/cron/v3"
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
@@ -174,6 +177,9 @@ func (s *Service) SetEnqueuer(e Enqueuer) *Service {
 // period's first day): "2026-02-18" (daily), "2026-W08" (weekly, ISO),
 // "2026-02" (monthly).
 func Period(sc *Schedule, local time.Time) (key string, due bool) {
+	if !slices.Contains(Frequencies, sc.Frequency) {
+		return cronPeriod(sc.Frequency, local)
+	}
 	y, m, d := local.Date()
 	day := time.Date(y, m, d, 0, 0, 0, 0, local.Location())
 	var start time.Time
@@ -396,4 +402,47 @@ func (s *Service) Compact(ctx context.Context) error {
 		return fmt.Errorf("compact circulation aggregates: %w", err)
 	}
 	return nil
+}
+
+// cronLookback is how far back a cron schedule's last tick is looked for:
+// a tick missed while no worker ran (up to a day) still gets its run.
+const cronLookback = 24 * time.Hour
+
+// cronSchedule parses a five-field cron expression and refuses one that
+// fires more than once an hour (a report is not a heartbeat).
+func cronSchedule(expr string) (cron.Schedule, error) {
+	sch, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(strings.TrimSpace(expr), "@") || strings.Contains(expr, "TZ=") {
+		return nil, fmt.Errorf("use five fields; the library's time zone applies")
+	}
+	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 48; i++ {
+		next := sch.Next(t)
+		if i > 0 && next.Sub(t) < time.Hour {
+			return nil, fmt.Errorf("it fires more than once an hour")
+		}
+		t = next
+	}
+	return sch, nil
+}
+
+// cronPeriod is a cron schedule's period at local time t: its last tick at
+// or before t (within cronLookback), keyed by that tick's local time, so
+// each tick gets one run.
+func cronPeriod(expr string, local time.Time) (string, bool) {
+	sch, err := cronSchedule(expr)
+	if err != nil {
+		return "", false
+	}
+	var last time.Time
+	for tick := sch.Next(local.Add(-cronLookback)); !tick.After(local); tick = sch.Next(tick) {
+		last = tick
+	}
+	if last.IsZero() {
+		return "", false
+	}
+	return last.Format("2006-01-02T15:04"), true
 }

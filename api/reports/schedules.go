@@ -111,7 +111,10 @@ func (s *Service) checkSchedule(ctx context.Context, sc *Schedule) error {
 		return errs.Field("report", "unknown_report", fmt.Sprintf("there is no report %q; GET /api/v1/reports lists them", sc.Report))
 	}
 	if !slices.Contains(Frequencies, sc.Frequency) {
-		return errs.Field("frequency", "invalid_frequency", "frequency must be daily, weekly or monthly")
+		if _, err := cronSchedule(sc.Frequency); err != nil {
+			return errs.Field("frequency", "invalid_frequency", "frequency must be daily, weekly, monthly or a cron expression "+
+				`of five fields in the library's time zone, at most hourly ("0 7 * * 1-5"): `+err.Error())
+		}
 	}
 	if sc.Hour < 0 || sc.Hour > 23 {
 		return errs.Field("hour", "invalid_hour", "hour is the library's local hour, 0-23")
