@@ -140,8 +140,12 @@ func spending(p *Params) (*query, error) {
 	fund := keyPart{exprs: []string{"f.code", "f.id", "f.name"}, out: []string{"a.k%d", "a.k%d::text", "a.k%d"},
 		cols: []Column{{Name: "fund_code", Type: TypeString}, {Name: "fund_id", Type: TypeID}, {Name: "fund_name", Type: TypeString}}}
 	period := func(trunc string) keyPart {
+		desc := "first day of the " + trunc
+		if trunc == "day" {
+			desc = "the library's local date"
+		}
 		return keyPart{exprs: []string{fmt.Sprintf("date_trunc('%s', %s)::date", trunc, day)}, out: []string{"to_char(a.k%d, 'YYYY-MM-DD')"},
-			cols: []Column{{Name: trunc, Type: TypeDate, Description: "first day of the " + trunc}}}
+			cols: []Column{{Name: trunc, Type: TypeDate, Description: desc}}}
 	}
 	var parts []keyPart
 	fill := ""

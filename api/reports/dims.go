@@ -68,7 +68,11 @@ func dimension(g string, src source, p *Params, args map[string]any) (key, error
 			expr = fmt.Sprintf("date_trunc('%s', %s)::date", trunc, src.day)
 		}
 		k.exprs = append(k.exprs, expr)
-		k.cols = append(k.cols, Column{Name: name, Type: TypeDate, Description: "first day of the " + name})
+		desc := "the library's local date"
+		if trunc != "" {
+			desc = "first day of the " + name
+		}
+		k.cols = append(k.cols, Column{Name: name, Type: TypeDate, Description: desc})
 		if p.Rollup {
 			k.out = append(k.out, "to_char("+ref(0)+", 'YYYY-MM-DD')")
 			return
