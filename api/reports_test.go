@@ -175,6 +175,13 @@ func TestReports_DeskPathsAreCounted(t *testing.T) {
 	want(t, line, 200)
 	checkSVG(t, line.Raw, "Circulation activity", "checkouts", "renewals", "checkins")
 	want(t, call(t, s, "GET", "/api/v1/reports/overdues?format=svg", lib.Token, nil), 422, "no_chart")
+	for _, name := range []string{"popular_titles", "overdues"} { // a chart report and a list
+		pdf := call(t, s, "GET", "/api/v1/reports/"+name+"?format=pdf", lib.Token, nil)
+		want(t, pdf, 200)
+		if !bytes.HasPrefix(pdf.Raw, []byte("%PDF-")) || pdf.Header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("%s as PDF: %s %q", name, pdf.Header.Get("Content-Type"), pdf.Raw[:min(20, len(pdf.Raw))])
+		}
+	}
 
 	// The list names every report with its parameters; a clerk may read
 	// reports but not list patrons.

@@ -30,6 +30,21 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 	if r.Chart == "" {
 		return nil, errs.E(errs.Invalid, "no_chart", r.Name+" is a list and has no chart; use JSON or CSV")
 	}
+	p, width, err := chartPlot(r, res)
+	if err != nil {
+		return nil, err
+	}
+	c := vgsvg.New(width, 11*vg.Centimeter)
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("chart svg: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// chartPlot builds the report's chart and the width it reads best at.
+func chartPlot(r *Report, res *Result) (*plot.Plot, vg.Length, error) {
 	var labelIdx, valueIdx []int
 	for _, name := range labelColumns {
 		if i := slices.IndexFunc(res.Columns, func(c Column) bool { return c.Name == name }); i >= 0 {
@@ -91,7 +106,7 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 			}
 			l, err := plotter.NewLine(xys)
 			if err != nil {
-				return nil, fmt.Errorf("chart line: %w", err)
+				return nil, 0, fmt.Errorf("chart line: %w", err)
 			}
 			l.Color = plotutil.Color(k)
 			l.Width = vg.Points(1.5)
@@ -131,7 +146,7 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 			}
 			b, err := plotter.NewBarChart(vs, bw)
 			if err != nil {
-				return nil, fmt.Errorf("chart bars: %w", err)
+				return nil, 0, fmt.Errorf("chart bars: %w", err)
 			}
 			b.Color = plotutil.Color(k)
 			b.LineStyle.Width = 0
@@ -157,11 +172,5 @@ func Chart(r *Report, res *Result) ([]byte, error) {
 		}
 	}
 	p.Y.Max = max(1, top*1.25)
-	c := vgsvg.New(width, 11*vg.Centimeter)
-	p.Draw(draw.New(c))
-	var buf bytes.Buffer
-	if _, err := c.WriteTo(&buf); err != nil {
-		return nil, fmt.Errorf("chart svg: %w", err)
-	}
-	return buf.Bytes(), nil
+	return p, width, nil
 }

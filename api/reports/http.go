@@ -37,16 +37,18 @@ func queryParams(c *fiber.Ctx) map[string]string {
 // outputFormat is json, csv or svg: format= wins over the Accept header.
 func outputFormat(c *fiber.Ctx, raw map[string]string) (string, error) {
 	switch f := raw["format"]; f {
-	case "json", "csv", "svg":
+	case "json", "csv", "svg", "pdf":
 		return f, nil
 	case "":
 	default:
-		return "", badParam("format", `format must be "json", "csv" or "svg"`)
+		return "", badParam("format", `format must be "json", "csv", "svg" or "pdf"`)
 	}
 	accept := c.Get(fiber.HeaderAccept)
 	switch {
 	case strings.Contains(accept, "text/csv"):
 		return "csv", nil
+	case strings.Contains(accept, "application/pdf"):
+		return "pdf", nil
 	case strings.Contains(accept, "image/svg+xml") && !strings.Contains(accept, "application/json"):
 		return "svg", nil
 	}
@@ -94,6 +96,18 @@ func (s *Service) handleRun(c *fiber.Ctx) error {
 		}
 		c.Set(fiber.HeaderContentType, "image/svg+xml")
 		return c.Send(svg)
+	case "pdf":
+		res, err := s.collect(ctx, pr)
+		if err != nil {
+			return err
+		}
+		doc, err := PDF(pr.report, res)
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "application/pdf")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+pr.filename("pdf")+`"`)
+		return c.Send(doc)
 	}
 	res, err := s.collect(ctx, pr)
 	if err != nil {

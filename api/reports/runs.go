@@ -306,14 +306,21 @@ func (s *Service) BuildRun(ctx context.Context, runID uuid.UUID) error {
 		err = writeCSV(&limitWriter{w: &buf, n: MaxFileBytes}, pr.q.cols, true, func(fn func([]any) error) error {
 			return s.each(ctx, pr.q, func(row []any) error { rows++; return fn(row) })
 		})
-	case "json", "svg":
+	case "json", "svg", "pdf":
 		var res *Result
 		if res, err = s.collect(ctx, pr); err == nil {
 			rows = int64(len(res.Rows))
-			if run.Format == "json" {
+			switch run.Format {
+			case "json":
 				ctype = "application/json"
 				err = json.NewEncoder(&buf).Encode(res)
-			} else {
+			case "pdf":
+				ctype = "application/pdf"
+				var doc []byte
+				if doc, err = PDF(pr.report, res); err == nil {
+					buf.Write(doc)
+				}
+			default:
 				ctype = "image/svg+xml"
 				var svg []byte
 				if svg, err = Chart(pr.report, res); err == nil {

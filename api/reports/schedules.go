@@ -120,13 +120,13 @@ func (s *Service) checkSchedule(ctx context.Context, sc *Schedule) error {
 		return errs.Field("hour", "invalid_hour", "hour is the library's local hour, 0-23")
 	}
 	switch sc.Format {
-	case "csv", "json":
+	case "csv", "json", "pdf":
 	case "svg":
 		if r.Chart == "" {
 			return errs.Field("format", "no_chart", sc.Report+" is a list and has no chart; use csv or json")
 		}
 	default:
-		return errs.Field("format", "invalid_format", "format must be csv, json or svg")
+		return errs.Field("format", "invalid_format", "format must be csv, json, svg or pdf")
 	}
 	if len(sc.Recipients) > maxRecipients {
 		return errs.Field("recipients", "too_many_recipients", fmt.Sprintf("at most %d recipients", maxRecipients))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +51,7 @@ func TestSchedules_Validation(t *testing.T) {
 		{"cron every minute", func(in *ScheduleInput) { in.Frequency = ptrTo("* 7 * * *") }, "invalid_frequency"},
 		{"cron descriptor", func(in *ScheduleInput) { in.Frequency = ptrTo("@every 1h") }, "invalid_frequency"},
 		{"hour", func(in *ScheduleInput) { in.Hour = ptrTo(24) }, "invalid_hour"},
-		{"format", func(in *ScheduleInput) { in.Format = ptrTo("pdf") }, "invalid_format"},
+		{"format", func(in *ScheduleInput) { in.Format = ptrTo("xlsx") }, "invalid_format"},
 		{"list has no chart", func(in *ScheduleInput) { in.Report, in.Format, in.Params = ptrTo("overdues"), ptrTo("svg"), ParamMap{} }, "no_chart"},
 		{"bad email", func(in *ScheduleInput) { in.Recipients = &[]string{"head@library.org", "nobody"} }, "invalid_email"},
 		{"bad params", func(in *ScheduleInput) { in.Params = ParamMap{"period": "last_century"} }, "bad_query"},
@@ -353,5 +355,48 @@ func TestScheduledRun_MailsRecipients(t *testing.T) {
 	})
 	if !strings.Contains(failed, "params: branch gone") {
 		t.Errorf("owner's failure mail: %q", failed)
+	}
+}
+
+// PDF: the chart on the first page for reports that have one, then the
+// rows as a table, RowsPerPDFPage a page, the header repeated.
+func TestPDF_Pages(t *testing.T) {
+	pageRe := regexp.MustCompile(`/Type /Page\b[^s]`)
+	for _, c := range []struct {
+		report string
+		rows   int
+		pages  int
+	}{
+		{"items_by_status", 3, 2},                       // chart + 1 table page
+		{"dead_items", RowsPerPDFPage + 1, 2},           // list: 2 table pages
+		{"overdues", 0, 1},                              // header only
+		{"circulation_activity", 2 * RowsPerPDFPage, 3}, // chart + 2 full pages
+	} {
+		r, _ := Lookup(c.report)
+		res := &Result{Columns: r.Columns, Params: map[string]any{"from": "2026-01-01", "to": "2026-01-31"}}
+		for i := 0; i < c.rows; i++ {
+			row := make([]any, len(r.Columns))
+			for j, col := range r.Columns {
+				switch col.Type {
+				case TypeInteger, TypeMoney:
+					row[j] = int64(i + j)
+				case TypeNumber:
+					row[j] = float64(i) / 3
+				default:
+					row[j] = fmt.Sprintf("%s %d «Dvořák & Gödel» a rather long value that must be cut to its column", col.Name, i)
+				}
+			}
+			res.Rows = append(res.Rows, row)
+		}
+		doc, err := PDF(r, res)
+		if err != nil {
+			t.Fatalf("%s: %v", c.report, err)
+		}
+		if !bytes.HasPrefix(doc, []byte("%PDF-")) {
+			t.Fatalf("%s: not a PDF: %q", c.report, doc[:20])
+		}
+		if n := len(pageRe.FindAll(doc, -1)); n != c.pages {
+			t.Errorf("%s with %d rows: %d pages, want %d", c.report, c.rows, n, c.pages)
+		}
 	}
 }
