@@ -13,6 +13,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/tenants"
 )
 
 // TypeNoticeSend delivers one notice from the outbox.
@@ -126,18 +127,8 @@ func (w *Worker) handleNoticesDaily(ctx context.Context, _ *asynq.Task) error {
 	if w.notices == nil {
 		return nil
 	}
-	ts, err := w.pool.ActiveTenants(ctx)
-	if err != nil {
-		return err
-	}
-	now := w.opt.Now()
 	enq := &Client{c: w.client}
-	for _, t := range ts {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		local := now.In(loc)
+	return w.eachTenant(ctx, func(t tenants.Tenant, local time.Time) error {
 		var hour int
 		if err := w.pool.Tx(ctx, t.ID, func(ctx context.Context, _ *gorm.DB) error {
 			st, err := w.notices.GetSettings(ctx)
@@ -149,15 +140,15 @@ func (w *Worker) handleNoticesDaily(ctx context.Context, _ *asynq.Task) error {
 			return err
 		}
 		if local.Hour() < hour {
-			continue
+			return nil
 		}
 		for _, kind := range notices.DailyKinds {
 			if err := enq.EnqueueDaily(ctx, t.ID, kind, local.Format(time.DateOnly)); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (w *Worker) handleNoticesDailyTenant(ctx context.Context, t *asynq.Task) error {

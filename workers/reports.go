@@ -13,6 +13,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/reports"
+	"github.com/stacks-ils/stacks/tenants"
 )
 
 // Scheduled reports: every 15 minutes a fan-out looks, in each library, for
@@ -72,16 +73,11 @@ func (w *Worker) handleReportsDue(ctx context.Context, _ *asynq.Task) error {
 	if w.reports == nil {
 		return nil
 	}
-	ts, err := w.pool.ActiveTenants(ctx)
-	if err != nil {
-		return err
-	}
-	now := w.opt.Now()
 	enq := &Client{c: w.client}
-	for _, t := range ts {
+	return w.eachTenant(ctx, func(t tenants.Tenant, local time.Time) error {
 		var due []reports.Due
-		if err := w.pool.Tx(ctx, t.ID, func(ctx context.Context, _ *gorm.DB) error {
-			due, err = w.reports.DueSchedules(ctx, now)
+		if err := w.pool.Tx(ctx, t.ID, func(ctx context.Context, _ *gorm.DB) (err error) {
+			due, err = w.reports.DueSchedules(ctx, local)
 			return err
 		}); err != nil {
 			return fmt.Errorf("due reports of %s: %w", t.ID, err)
@@ -92,11 +88,7 @@ func (w *Worker) handleReportsDue(ctx context.Context, _ *asynq.Task) error {
 				return err
 			}
 		}
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
-		if local := now.In(loc); local.Hour() >= compactHour {
+		if local.Hour() >= compactHour {
 			payload, _ := json.Marshal(tenantPayload{TenantID: t.ID, AsOf: local.Format(time.DateOnly)})
 			_, err := enq.c.EnqueueContext(ctx, asynq.NewTask(TypeReportsCompact, payload), asynq.Queue("maintenance"),
 				asynq.TaskID(TypeReportsCompact+":"+t.ID.String()+":"+local.Format(time.DateOnly)), asynq.Retention(48*time.Hour))
@@ -104,8 +96,8 @@ func (w *Worker) handleReportsDue(ctx context.Context, _ *asynq.Task) error {
 				return fmt.Errorf("enqueue aggregate compaction for %s: %w", t.ID, err)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (w *Worker) handleReportsCompact(ctx context.Context, t *asynq.Task) error {

@@ -181,6 +181,17 @@ func (w *Worker) Shutdown() {
 // with a task id per tenant and local date, so however often they run (every
 // 15 minutes, two schedulers, a restart) a tenant gets one run per day.
 func (w *Worker) eachTenantFrom(ctx context.Context, hour int, fn func(t tenants.Tenant, day string) error) error {
+	return w.eachTenant(ctx, func(t tenants.Tenant, local time.Time) error {
+		if local.Hour() < hour {
+			return nil
+		}
+		return fn(t, local.Format(time.DateOnly))
+	})
+}
+
+// eachTenant calls fn for every active tenant with the time now in its
+// time zone (UTC when the zone is unknown).
+func (w *Worker) eachTenant(ctx context.Context, fn func(t tenants.Tenant, local time.Time) error) error {
 	ts, err := w.pool.ActiveTenants(ctx)
 	if err != nil {
 		return err
@@ -191,11 +202,7 @@ func (w *Worker) eachTenantFrom(ctx context.Context, hour int, fn func(t tenants
 		if err != nil {
 			loc = time.UTC
 		}
-		local := now.In(loc)
-		if local.Hour() < hour {
-			continue
-		}
-		if err := fn(t, local.Format(time.DateOnly)); err != nil {
+		if err := fn(t, now.In(loc)); err != nil {
 			return err
 		}
 	}

@@ -4,16 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-	"gorm.io/gorm"
-
-	"github.com/stacks-ils/stacks/tenants"
 	"github.com/stacks-ils/stacks/tenants/tenanttest"
 )
 
@@ -114,10 +107,7 @@ CROSS JOIN LATERAL (SELECT (i.acquired_on + 1 + (g % 300))::timestamp AT TIME ZO
 		}
 		return m
 	}
-	cases := []struct {
-		name, report string
-		raw          map[string]string
-	}{
+	cases := []reportBenchCase{
 		{"fund_status/200_funds", "fund_status", map[string]string{}},
 		{"spending/year_by_month", "spending", year("group_by", "month")},
 		{"spending/year_by_vendor", "spending", year("group_by", "vendor")},
@@ -126,47 +116,5 @@ CROSS JOIN LATERAL (SELECT (i.acquired_on + 1 + (g % 300))::timestamp AT TIME ZO
 		{"cost_per_checkout/year_by_item_type", "cost_per_checkout", year()},
 		{"cost_per_checkout/year_by_vendor", "cost_per_checkout", year("group_by", "vendor")},
 	}
-	if os.Getenv("STACKS_BENCH_EXPLAIN") != "" {
-		for _, c := range cases {
-			env.Pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
-				pr, err := svc.prepare(ctx, c.report, c.raw)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var plan []string
-				tx.Raw("EXPLAIN (ANALYZE, BUFFERS) "+pr.q.sql, pr.q.args).Scan(&plan)
-				b.Logf("%s:\n%s", c.name, strings.Join(plan, "\n"))
-				return nil
-			})
-		}
-	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			for range b.N {
-				var ds []time.Duration
-				rows := 0
-				for range samples {
-					t0 := time.Now()
-					err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
-						ctx = tenants.WithPrincipal(ctx, &tenants.Principal{TenantID: tenant, UserID: uuid.New(),
-							Grants: []tenants.Grant{{Role: tenants.RoleReadonly, BranchID: uuid.Nil}}})
-						r, err := svc.Run(ctx, c.report, c.raw)
-						if err == nil {
-							rows = len(r.Rows)
-						}
-						return err
-					})
-					if err != nil {
-						b.Fatal(err)
-					}
-					ds = append(ds, time.Since(t0))
-				}
-				slices.Sort(ds)
-				ms := func(q float64) float64 { return float64(ds[int(q*float64(len(ds)-1))].Microseconds()) / 1000 }
-				b.ReportMetric(ms(0.5), "p50_ms")
-				b.ReportMetric(ms(0.95), "p95_ms")
-				b.ReportMetric(float64(rows), "rows")
-			}
-		})
-	}
+	runReportBenchmarks(b, env.Pool, svc, tenant, cases, samples)
 }

@@ -106,10 +106,7 @@ ORDER BY x.co`, loans), // in time order, as a desk writes them
 		}
 		return m
 	}
-	cases := []struct {
-		name, report string
-		raw          map[string]string
-	}{
+	cases := []reportBenchCase{
 		{"circulation_activity/year_by_month", "circulation_activity", with(map[string]string{"group_by": "month"})},
 		{"circulation_activity/year_by_day", "circulation_activity", with(nil)},
 		{"circulation_activity/year_by_branch", "circulation_activity", with(map[string]string{"group_by": "branch"})},
@@ -117,9 +114,36 @@ ORDER BY x.co`, loans), // in time order, as a desk writes them
 		{"popular_titles/year_top20", "popular_titles", with(nil)},
 		{"popular_titles/last_month_top20", "popular_titles", map[string]string{"from": "2025-12-01", "to": "2025-12-31"}},
 	}
+	runReportBenchmarks(b, env.Pool, svc, tenant, cases, samples)
+}
+
+func replaceT(q string, tenant uuid.UUID) string {
+	out := []byte{}
+	for i := 0; i < len(q); i++ {
+		if q[i] == '$' && i+1 < len(q) && q[i+1] == 'T' {
+			out = append(out, "'"+tenant.String()+"'::uuid"...)
+			i++
+			continue
+		}
+		out = append(out, q[i])
+	}
+	return string(out)
+}
+
+// reportBenchCase is one report run of a benchmark.
+type reportBenchCase struct {
+	name, report string
+	raw          map[string]string
+}
+
+// runReportBenchmarks runs each case samples times through the tenant
+// transaction and reports p50/p95 and the row count; STACKS_BENCH_EXPLAIN
+// logs each plan first.
+func runReportBenchmarks(b *testing.B, pool *tenants.Pool, svc *Service, tenant uuid.UUID, cases []reportBenchCase, samples int) {
+	ctx := context.Background()
 	if os.Getenv("STACKS_BENCH_EXPLAIN") != "" {
 		for _, c := range cases {
-			env.Pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
+			pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
 				pr, err := svc.prepare(ctx, c.report, c.raw)
 				if err != nil {
 					b.Fatal(err)
@@ -139,7 +163,7 @@ ORDER BY x.co`, loans), // in time order, as a desk writes them
 				rows := 0
 				for range samples {
 					t0 := time.Now()
-					err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+					err := pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
 						ctx = tenants.WithPrincipal(ctx, &tenants.Principal{TenantID: tenant, UserID: uuid.New(),
 							Grants: []tenants.Grant{{Role: tenants.RoleReadonly, BranchID: uuid.Nil}}})
 						r, err := svc.Run(ctx, c.report, c.raw)
@@ -161,17 +185,4 @@ ORDER BY x.co`, loans), // in time order, as a desk writes them
 			}
 		})
 	}
-}
-
-func replaceT(q string, tenant uuid.UUID) string {
-	out := []byte{}
-	for i := 0; i < len(q); i++ {
-		if q[i] == '$' && i+1 < len(q) && q[i+1] == 'T' {
-			out = append(out, "'"+tenant.String()+"'::uuid"...)
-			i++
-			continue
-		}
-		out = append(out, q[i])
-	}
-	return string(out)
 }
