@@ -23,14 +23,14 @@ import (
 // records its run under the unique (schedule, period) key first, so two
 // schedulers, a restart or a retry never build or send a period twice.
 const (
-	TypeReportsDue     = "reports:due"     // fan-out
-	TypeReportRun      = "reports:run"     // one run
-	TypeReportsCompact = "reports:compact" // one library's aggregate shards, once a local day
+	TypeReportsDue    = "reports:due"    // fan-out
+	TypeReportRun     = "reports:run"    // one run
+	TypeReportsRollup = "reports:rollup" // one library's circulation aggregates, once a local day
 )
 
-// compactHour is the local hour from which yesterday's aggregate shards
-// are folded (after the nightly circulation job's hour, before opening).
-const compactHour = 3
+// rollupHour is the local hour from which the circulation aggregates are
+// rolled up (after the nightly circulation job's hour, before opening).
+const rollupHour = 3
 
 // reportMaxRetry: a failing build is retried with backoff, then marked
 // failed with its error in GET /report-runs.
@@ -88,19 +88,19 @@ func (w *Worker) handleReportsDue(ctx context.Context, _ *asynq.Task) error {
 				return err
 			}
 		}
-		if local.Hour() >= compactHour {
+		if local.Hour() >= rollupHour {
 			payload, _ := json.Marshal(tenantPayload{TenantID: t.ID, AsOf: local.Format(time.DateOnly)})
-			_, err := enq.c.EnqueueContext(ctx, asynq.NewTask(TypeReportsCompact, payload), asynq.Queue("maintenance"),
-				asynq.TaskID(TypeReportsCompact+":"+t.ID.String()+":"+local.Format(time.DateOnly)), asynq.Retention(48*time.Hour))
+			_, err := enq.c.EnqueueContext(ctx, asynq.NewTask(TypeReportsRollup, payload), asynq.Queue("maintenance"),
+				asynq.TaskID(TypeReportsRollup+":"+t.ID.String()+":"+local.Format(time.DateOnly)), asynq.Retention(48*time.Hour))
 			if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-				return fmt.Errorf("enqueue aggregate compaction for %s: %w", t.ID, err)
+				return fmt.Errorf("enqueue aggregate rollup for %s: %w", t.ID, err)
 			}
 		}
 		return nil
 	})
 }
 
-func (w *Worker) handleReportsCompact(ctx context.Context, t *asynq.Task) error {
+func (w *Worker) handleReportsRollup(ctx context.Context, t *asynq.Task) error {
 	var p tenantPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == uuid.Nil {
 		return fmt.Errorf("bad payload %q: %w", t.Payload(), asynq.SkipRetry)
@@ -108,7 +108,7 @@ func (w *Worker) handleReportsCompact(ctx context.Context, t *asynq.Task) error 
 	if w.reports == nil {
 		return nil
 	}
-	return w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error { return w.reports.Compact(ctx) })
+	return w.pool.Tx(ctx, p.TenantID, func(ctx context.Context, _ *gorm.DB) error { return w.reports.Rollup(ctx) })
 }
 
 func (w *Worker) handleReportRun(ctx context.Context, t *asynq.Task) error {

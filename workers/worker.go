@@ -122,7 +122,7 @@ func New(redisOpt asynq.RedisConnOpt, svc *tenants.Service, cat *catalog.Service
 	w.mux.HandleFunc(TypeCirculationDailyTenant, w.handleCirculationDailyTenant)
 	w.mux.HandleFunc(TypeReportsDue, w.handleReportsDue)
 	w.mux.HandleFunc(TypeReportRun, w.handleReportRun)
-	w.mux.HandleFunc(TypeReportsCompact, w.handleReportsCompact)
+	w.mux.HandleFunc(TypeReportsRollup, w.handleReportsRollup)
 	w.mux.HandleFunc(TypeBillingEvent, w.handleBillingEvent)
 	w.mux.HandleFunc(TypeBillingQuantity, w.handleBillingQuantity)
 	w.mux.HandleFunc(TypeSerialsClaims, w.handleSerialsClaims)

@@ -3,11 +3,23 @@ package reports
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stacks-ils/stacks/api/errs"
 )
 
 var circSource = source{day: "d.day", hour: "d.hour", itemType: "d.item_type", category: "d.patron_category"}
+
+// dailyRows and hourlyRows are the complete circulation counts: the
+// aggregates, which hold every event before the library's rollup
+// watermark, and the events since, read live (app.circ_live, one row per
+// event; migrations/0018_circ_rollup.sql). Reports sum them like any rows.
+const (
+	dailyRows = `(SELECT day, branch_id, item_type, patron_category, checkouts, renewals, checkins FROM circ_daily
+  UNION ALL SELECT local::date, branch_id, item_type, patron_category, checkouts, renewals, checkins FROM app.circ_live())`
+	hourlyRows = `(SELECT day, hour, branch_id, checkouts, renewals, checkins FROM circ_hourly
+  UNION ALL SELECT local::date, extract(hour FROM local)::smallint, branch_id, checkouts, renewals, checkins FROM app.circ_live())`
+)
 
 // circulationActivity counts checkouts, renewals and checkins from the
 // daily aggregate: one row per period (every period of the range, zero when
@@ -20,10 +32,10 @@ func circulationActivity(p *Params) (*query, error) {
 		return nil, err
 	}
 	where := []string{"d.day BETWEEN CAST(@from AS date) AND CAST(@to AS date)"}
-	table := "circ_daily"
+	table := dailyRows
 	if p.GroupBy == "hour" {
 		// Hours are kept per day and branch only (see the migration).
-		table = "circ_hourly"
+		table = hourlyRows
 		if p.ItemType != "" || p.Category != "" {
 			return nil, errs.Field("group_by", "hour_by_branch_only",
 				"counts by hour of day are kept per branch: leave out item_type and patron_category, or group by something else")
@@ -87,13 +99,19 @@ func popularTitles(p *Params) (*query, error) {
 	}
 	co := `SELECT l.bib_id, count(*) AS n FROM loans l` + lj + `
   WHERE l.checked_out_at >= @start AND l.checked_out_at < @end` + lf + ` GROUP BY l.bib_id`
+	coTop := co
+	if p.Branch == nil && lf == "" && titleMonths(p, args) {
+		// Without filters, the monthly title aggregate answers.
+		co = `SELECT x.bib_id, sum(x.n) AS n FROM app.title_checkouts(` + titleArgs + `) x GROUP BY x.bib_id`
+		coTop = `SELECT x.title AS bib_id, x.total AS n FROM app.top_titles(` + titleArgs + `, CAST(@limit AS integer)) x`
+	}
 	ho := `SELECT h.bib_id, count(*) AS n FROM holds h` + hj + `
   WHERE h.requested_at >= @start AND h.requested_at < @end GROUP BY h.bib_id`
 	rank, otherSQL := "c", ho
 	if p.get("by") == "holds" {
 		rank, otherSQL = "h", co
 	}
-	first := co
+	first := coTop
 	if rank == "h" {
 		first = ho
 	}
@@ -106,6 +124,26 @@ FROM top t JOIN bibs b ON b.id = t.bib_id LEFT JOIN other o ON o.bib_id = t.bib_
 ORDER BY 1`
 	return &query{sql: q, args: args, cols: titleCols}, nil
 }
+
+// titleMonths sets the arguments of app.title_checkouts and app.top_titles
+// (migrations/0018_circ_rollup.sql) for the period: its whole months and
+// their instants. False when the period holds no whole month (the loans
+// index alone is then as fast).
+func titleMonths(p *Params, args map[string]any) bool {
+	first := p.start()
+	if first.Day() != 1 {
+		first = time.Date(first.Year(), first.Month()+1, 1, 0, 0, 0, 0, first.Location())
+	}
+	end := p.end()
+	end = time.Date(end.Year(), end.Month(), 1, 0, 0, 0, 0, end.Location())
+	if !first.Before(end) {
+		return false
+	}
+	args["mlo"], args["mhi"], args["mfirst"], args["mend"] = first, end, date(first), date(end)
+	return true
+}
+
+const titleArgs = `@start, @end, @mlo, @mhi, CAST(@mfirst AS date), CAST(@mend AS date)`
 
 func pick(c bool, a, b string) string {
 	if c {

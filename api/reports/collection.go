@@ -100,7 +100,7 @@ func turnover(p *Params) (*query, error) {
 	}
 	_, order := kc.from()
 	q := `WITH ` + unitsCTE(p, args) + `,
-c AS (SELECT ` + selC + `, sum(d.checkouts) AS n FROM circ_daily d JOIN units u ON u.id = d.branch_id
+c AS (SELECT ` + selC + `, sum(d.checkouts) AS n FROM ` + dailyRows + ` d JOIN units u ON u.id = d.branch_id
   WHERE d.day BETWEEN CAST(@from AS date) AND CAST(@to AS date)` + cw + ` GROUP BY ` + group + `),
 i AS (SELECT ` + selI + `, count(*) AS n FROM items i JOIN units u ON u.id = i.branch_id
   WHERE i.status NOT IN ('withdrawn', 'lost', 'missing')` + itemFilters(p, args) + ` GROUP BY ` + group + `),

@@ -3,10 +3,11 @@
 // JSON, CSV (streamed) or an SVG chart; and scheduled reports that the
 // workers build at each library's local hour and keep as stored runs.
 //
-// Circulation counts come from circ_daily (migrations/0012_reports.sql),
-// which a trigger on loans keeps in the same transaction as every checkout,
-// renewal and checkin, so a year of activity is a few thousand aggregate
-// rows instead of millions of loans.
+// Circulation counts come from the aggregates circ_daily, circ_hourly and
+// circ_titles_monthly, rolled up once a day by the workers, plus the
+// events since the rollup read live (migrations/0018_circ_rollup.sql), so
+// a year of activity is a few thousand aggregate rows instead of millions
+// of loans, and the desk pays nothing for reports.
 package reports
 
 import (

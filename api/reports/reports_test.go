@@ -130,6 +130,9 @@ VALUES (?,?,?,?,?,?,?,CAST(? AS date),?)`, w.tenant, id, card, "Patron"+card, "P
 		// returned at L1B on Feb 19 23:30 local (Feb 20 UTC).
 		loan(w.loanL1, w.i1, w.t1, w.p1, w.l1a, "adult", "book", "2026-02-02T15:00:00Z", "2026-02-23T05:59:59Z")
 		exec(`UPDATE loans SET renewals_used = 1, last_renewed_at = ?, due_at = ? WHERE id = ?`, ts("2026-02-10T18:00:00Z"), ts("2026-03-03T05:59:59Z"), w.loanL1)
+		// The desk writes every renewal's audit entry with the renewal.
+		exec(`INSERT INTO circ_audit (tenant_id, id, at, action, branch_id, loan_id) VALUES (?,?,?,'renew',?,?)`,
+			w.tenant, tenants.NewID(), ts("2026-02-10T18:00:00Z"), w.l1a, w.loanL1)
 		exec(`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`, ts("2026-02-20T05:30:00Z"), w.l1b, w.loanL1)
 		// L2: a child's DVD at L2A on Feb 2 22:00 local (Feb 3 UTC), due Feb 10: overdue.
 		loan(w.loanL2, w.i3, w.t2, w.p2, w.l2a, "child", "dvd", "2026-02-03T04:00:00Z", "2026-02-11T05:59:59Z")
@@ -312,35 +315,6 @@ func TestCirculationActivity(t *testing.T) {
 		if wv, ok := want[r[0].(int64)]; ok && got != "["+wv+"]" || !ok && got != "[["+itoa(int(r[0].(int64)))+",0,0,0]]" {
 			t.Errorf("hour %d: %s", r[0], got)
 		}
-	}
-}
-
-// The aggregates equal a rebuild from the loans: the trigger and the
-// backfill agree (renewals rebuild from the audit log, which this seed
-// has none of, so compare checkouts and checkins).
-func TestAggregateMatchesRebuild(t *testing.T) {
-	w := newWorld(t)
-	var before, after []struct {
-		Day    string
-		Co, Ci int
-	}
-	q := `SELECT day::text AS day, sum(checkouts) AS co, sum(checkins) AS ci FROM circ_daily GROUP BY day
-  HAVING sum(checkouts) + sum(checkins) > 0 ORDER BY day`
-	w.tx(t, func(tx *gorm.DB) {
-		if err := tx.Raw(q).Scan(&before).Error; err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Exec("SELECT app.circ_daily_rebuild()").Error; err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Raw(q).Scan(&after).Error; err != nil {
-			t.Fatal(err)
-		}
-	})
-	b, _ := json.Marshal(before)
-	a, _ := json.Marshal(after)
-	if string(a) != string(b) || len(before) != 5 {
-		t.Errorf("trigger %s\nrebuild %s", b, a)
 	}
 }
 
@@ -589,35 +563,106 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
-// Compaction folds the shards of past days into shard 0 and changes no
-// total; today's shards stay (desks are writing them).
-func TestCompact(t *testing.T) {
+// The rollup moves events from the live part into the aggregates and
+// changes no report; an event written after the watermark passed its time
+// (an offline checkout replayed late, a backdated checkin, a late renewal)
+// is counted once, by the trigger; rolling up again changes nothing; and a
+// rebuild from the loans and the audit log agrees.
+func TestRollup(t *testing.T) {
 	w := newWorld(t)
-	w.svc.SetClock(func() time.Time { return time.Date(2026, 2, 21, 18, 0, 0, 0, time.UTC) }) // Feb 21 local
-	w.tx(t, func(tx *gorm.DB) {
-		for _, q := range []string{
-			`INSERT INTO circ_daily (day, branch_id, item_type, patron_category, shard, checkouts) VALUES ('2026-02-14', ?, 'book', 'adult', 3, 5), ('2026-02-14', ?, 'book', 'adult', 6, 7)`,
-			`INSERT INTO circ_daily (day, branch_id, item_type, patron_category, shard, checkins) VALUES ('2026-02-21', ?, 'dvd', 'adult', 5, 2), ('2026-02-21', ?, 'dvd', 'adult', 6, 1)`,
-		} {
-			if err := tx.Exec(q, w.l1b, w.l1b).Error; err != nil {
+	runs := []struct {
+		report string
+		params map[string]string
+	}{
+		{"circulation_activity", feb(nil)},
+		{"circulation_activity", feb(map[string]string{"group_by": "branch"})},
+		{"circulation_activity", feb(map[string]string{"group_by": "hour"})},
+		{"popular_titles", feb(nil)},
+		{"popular_titles", map[string]string{"from": "2026-02-10", "to": "2026-02-28"}},
+		{"popular_titles", map[string]string{"from": "2026-01-01", "to": "2026-03-31"}},
+		{"turnover", feb(nil)},
+	}
+	snapshot := func() []string {
+		var out []string
+		for _, r := range runs {
+			out = append(out, rowsJSON(t, w.mustRun(t, r.report, r.params).Rows))
+		}
+		return out
+	}
+	count := func(q string) (n int) {
+		w.tx(t, func(tx *gorm.DB) {
+			if err := tx.Raw(q).Row().Scan(&n); err != nil {
 				t.Fatal(err)
+			}
+		})
+		return n
+	}
+	rollup := func() {
+		t.Helper()
+		if err := w.env.Pool.Tx(context.Background(), w.tenant, func(ctx context.Context, _ *gorm.DB) error { return w.svc.Rollup(ctx) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same := func(step string, a, b []string) {
+		t.Helper()
+		for i := range a {
+			if a[i] != b[i] {
+				t.Errorf("%s: %s %v:\nwas %s\nnow %s", step, runs[i].report, runs[i].params, a[i], b[i])
+			}
+		}
+	}
+	if n := count("SELECT count(*) FROM circ_daily"); n != 0 {
+		t.Fatalf("a new library has %d aggregate rows before any rollup", n)
+	}
+	live := snapshot()
+	rollup()
+	if n := count("SELECT count(*) FROM app.circ_live()"); n != 0 {
+		t.Errorf("%d events still live after the rollup (all are months old)", n)
+	}
+	if n := count("SELECT sum(checkouts) FROM circ_titles_monthly WHERE month = '2026-02-01'"); n != 4 {
+		t.Errorf("February's title aggregate holds %d checkouts, want 4", n)
+	}
+	rolled := snapshot()
+	same("rollup", live, rolled)
+	rollup()
+	same("second rollup", rolled, snapshot())
+
+	// Late events: a checkout of Beta at L1A on Feb 12 (returned the same
+	// day at L1B) and a renewal of L2 on Feb 8, written now.
+	late := tenants.NewID()
+	w.tx(t, func(tx *gorm.DB) {
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{
+			{`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, status, checked_out_at, due_at, renewals_allowed)
+VALUES (?,?,?,?,'adult','book',?,?,'active','2026-02-12T16:00:00Z','2026-03-05T05:59:59Z',3)`, []any{w.tenant, late, w.i5, w.p3, w.t2, w.l1a}},
+			{`UPDATE loans SET status = 'returned', returned_at = '2026-02-12T22:00:00Z', return_branch_id = ? WHERE id = ?`, []any{w.l1b, late}},
+			{`INSERT INTO circ_audit (tenant_id, id, at, action, branch_id, loan_id) VALUES (?,?,'2026-02-08T18:00:00Z','renew',?,?)`, []any{w.tenant, tenants.NewID(), w.l2a, w.loanL2}},
+			{`UPDATE loans SET renewals_used = 1, last_renewed_at = '2026-02-08T18:00:00Z' WHERE id = ?`, []any{w.loanL2}},
+		} {
+			if err := tx.Exec(q.sql, q.args...).Error; err != nil {
+				t.Fatalf("%s: %v", q.sql, err)
 			}
 		}
 	})
-	before := w.mustRun(t, "circulation_activity", feb(map[string]string{"group_by": "month"}))
-	if err := w.env.Pool.Tx(context.Background(), w.tenant, func(ctx context.Context, _ *gorm.DB) error { return w.svc.Compact(ctx) }); err != nil {
-		t.Fatal(err)
+	late1 := snapshot()
+	if got := rowsJSON(t, w.mustRun(t, "circulation_activity", feb(map[string]string{"group_by": "month"})).Rows); got != `[["2026-02-01",5,2,3]]` {
+		t.Errorf("February after the late events: %s, want 5 checkouts, 2 renewals, 3 checkins", got)
 	}
-	after := w.mustRun(t, "circulation_activity", feb(map[string]string{"group_by": "month"}))
-	if rowsJSON(t, before.Rows) != rowsJSON(t, after.Rows) || rowsJSON(t, after.Rows) != `[["2026-02-01",16,1,5]]` {
-		t.Errorf("before %s after %s", rowsJSON(t, before.Rows), rowsJSON(t, after.Rows))
+	pop := w.mustRun(t, "popular_titles", feb(nil))
+	if got := rowsJSON(t, pickCols(pop, "title", "checkouts")); got != `[["Alpha",3],["Beta",2]]` {
+		t.Errorf("popular titles after the late checkout: %s", got)
 	}
-	var old, today int
+	if n := count("SELECT count(*) FROM app.circ_live()"); n != 0 {
+		t.Errorf("late events show as live (%d): they are older than the watermark", n)
+	}
+	rollup()
+	same("rollup after late events", late1, snapshot())
 	w.tx(t, func(tx *gorm.DB) {
-		tx.Raw("SELECT count(*) FROM circ_daily WHERE day < '2026-02-21' AND shard <> 0").Row().Scan(&old)
-		tx.Raw("SELECT count(*) FROM circ_daily WHERE day = '2026-02-21' AND shard <> 0").Row().Scan(&today)
+		if err := tx.Exec("SELECT app.circ_daily_rebuild()").Error; err != nil {
+			t.Fatal(err)
+		}
 	})
-	if old != 0 || today < 2 {
-		t.Errorf("after compaction: %d sharded rows of past days (want 0), %d of today (want them kept)", old, today)
-	}
+	same("rebuild", late1, snapshot())
 }

@@ -390,23 +390,17 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// Compact folds the aggregate shards of the current library's days before
-// its local today into shard 0 (the workers run it once a day).
-func (s *Service) Compact(ctx context.Context) error {
+// Rollup moves the current library's circulation aggregates forward to a
+// day before now (app.circ_rollup, migrations/0018_circ_rollup.sql); the
+// workers run it once a day. Reports are exact without it, only slower
+// the more events lie after the watermark.
+func (s *Service) Rollup(ctx context.Context) error {
 	db, err := tenants.DB(ctx)
 	if err != nil {
 		return err
 	}
-	var tz string
-	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&tz).Error; err != nil {
-		return fmt.Errorf("library time zone: %w", err)
-	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		loc = time.UTC
-	}
-	if err := db.Exec("SELECT app.circ_daily_compact(CAST(? AS date))", s.now().In(loc).Format(time.DateOnly)).Error; err != nil {
-		return fmt.Errorf("compact circulation aggregates: %w", err)
+	if err := db.Exec("SELECT app.circ_rollup()").Error; err != nil {
+		return fmt.Errorf("roll up circulation aggregates: %w", err)
 	}
 	return nil
 }
