@@ -22,8 +22,12 @@
 -- btree_gin is a trusted extension: the database owner may create it.
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 
+-- bibs_search_idx stays: in a library of a million records the library's
+-- own posting list is a million entries long, and a rare word took 9 ms to
+-- intersect with it instead of 0.4 ms through the value-only index. The
+-- planner prices the tenant_id key by its statistics and picks the index
+-- that fits the library.
 CREATE INDEX bibs_search_tenant_idx ON bibs USING gin (tenant_id, search);
-DROP INDEX bibs_search_idx;
 
 CREATE INDEX search_words_trgm_tenant_idx ON search_words USING gin (tenant_id, word gin_trgm_ops);
 DROP INDEX search_words_trgm_idx;

@@ -91,8 +91,16 @@ type sqlExpr struct {
 	args []any
 }
 
+// tsQuerySQL is a query text (five times the same argument) as a tsquery:
+// stemmed English OR the words as written, once when the two are the same
+// (most words: 'world' <-> 'war' both ways), which the planner folds to a
+// constant. GIN evaluates the query for every candidate row: the doubled
+// phrase made "world war" at 1M records a third slower.
+const tsQuerySQL = `(CASE WHEN to_tsquery('app.stacks_english', ?) = to_tsquery('app.stacks_simple', ?)
+	THEN to_tsquery('app.stacks_english', ?) ELSE to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?) END)`
+
 func tsSQL(ts string) sqlExpr {
-	return sqlExpr{sql: `search @@ (to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?))`, args: []any{ts, ts}}
+	return sqlExpr{sql: `search @@ ` + tsQuerySQL, args: []any{ts, ts, ts, ts, ts}}
 }
 
 func (e sqlExpr) toSQL() sqlExpr {
@@ -371,8 +379,8 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 			break
 		}
 		all := "(" + strings.Join(positive, " | ") + ")"
-		rankExpr = `ts_rank_cd(search, to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?))`
-		rankArgs = []any{all, all}
+		rankExpr = `ts_rank_cd(search, ` + tsQuerySQL + `)`
+		rankArgs = []any{all, all, all, all, all}
 	case "title", "author", "date", "date_asc":
 	default:
 		return nil, errs.E(errs.BadRequest, "bad_sort", "sort must be relevance, title, author, date or date_asc")
@@ -472,6 +480,7 @@ UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
 	if err := s.fillAvailability(ctx, res.Results); err != nil {
 		return nil, err
 	}
+
 	if err := s.fillHoldings(ctx, serialIDs(res.Results), func(id uuid.UUID, h []string) {
 		for i := range res.Results {
 			if res.Results[i].ID == id {
