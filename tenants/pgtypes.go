@@ -129,6 +129,10 @@ func (s *Strings) Scan(src any) error {
 	return nil
 }
 
+// arrayEscaper quotes an element of an array literal; built once (building
+// a Replacer costs more than using it: it was an eighth of an import's CPU).
+var arrayEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+
 // Value writes an array literal with every element quoted.
 func (s Strings) Value() (driver.Value, error) {
 	var b strings.Builder
@@ -138,7 +142,7 @@ func (s Strings) Value() (driver.Value, error) {
 			b.WriteByte(',')
 		}
 		b.WriteByte('"')
-		b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v))
+		arrayEscaper.WriteString(&b, v)
 		b.WriteByte('"')
 	}
 	b.WriteByte('}')

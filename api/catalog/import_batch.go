@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
@@ -19,6 +20,31 @@ type pending struct {
 	n   int
 	rec *marc.Record
 	err error
+	// Filled by prepareNew while the previous batch is being saved: rec's
+	// fields for duplicate matching (rec itself stays as read, for
+	// overlays), and rec as a new bib: a copy with a fresh id in 001 (the
+	// old one moved to 035), its fields and its row.
+	prepared bool
+	f        Fields
+	newRec   *marc.Record
+	newF     Fields
+	newRow   *bibRow
+}
+
+// prepareNew does a readable record's CPU work ahead of its batch: prepare
+// and Extract, and the row it becomes if it is new.
+func (p *pending) prepareNew(tenant uuid.UUID) {
+	prepare(p.rec)
+	p.f = Extract(p.rec)
+	rec := &marc.Record{Leader: p.rec.Leader, Fields: slices.Clone(p.rec.Fields)}
+	id := tenants.NewID()
+	setControlNumber(rec, id)
+	f := Extract(rec)
+	row, err := rowFrom(tenant, id, rec, f)
+	if err != nil {
+		return // importBatch does it again and reports the error
+	}
+	p.prepared, p.newRec, p.newF, p.newRow = true, rec, f, row
 }
 
 type batchCounts struct{ created, updated, skipped, failed int }
@@ -29,6 +55,7 @@ type candidate struct {
 	f     Fields
 	id    uuid.UUID // new id, or the matched record's for overlay
 	items []Item
+	row   *bibRow // a new record's row
 }
 
 // dupIndex finds existing records by each duplicate rule's keys.
@@ -149,8 +176,11 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending,
 			fail(it.n, it.err.Error())
 			continue
 		}
-		prepare(it.rec)
-		cands = append(cands, &candidate{pending: it, f: Extract(it.rec)})
+		if !it.prepared {
+			prepare(it.rec)
+			it.f = Extract(it.rec)
+		}
+		cands = append(cands, &candidate{pending: it, f: it.f})
 	}
 	dups := &dupIndex{}
 	for r := range dups.byRule {
@@ -192,9 +222,14 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending,
 			}
 		}
 		if action == "create" {
-			c.id = tenants.NewID()
-			setControlNumber(c.rec, c.id)
-			c.f = Extract(c.rec)
+			if c.prepared {
+				c.id, c.rec, c.f, c.row = c.newRow.ID, c.newRec, c.newF, c.newRow
+			} else {
+				c.id = tenants.NewID()
+				c.rec = &marc.Record{Leader: c.rec.Leader, Fields: slices.Clone(c.rec.Fields)}
+				setControlNumber(c.rec, c.id)
+				c.f = Extract(c.rec)
+			}
 		}
 		if opt.ItemsFrom != "" && action == "create" {
 			ins, err := holdingsInputs(c.rec, opt, codes)
@@ -224,9 +259,12 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, batch []pending,
 		rows := make([]*bibRow, 0, len(inserts))
 		var items []Item
 		for _, c := range inserts {
-			row, err := rowFrom(tenant, c.id, c.rec, c.f)
-			if err != nil {
-				return err
+			row := c.row
+			if row == nil {
+				var err error
+				if row, err = rowFrom(tenant, c.id, c.rec, c.f); err != nil {
+					return err
+				}
 			}
 			rows = append(rows, row)
 			items = append(items, c.items...)

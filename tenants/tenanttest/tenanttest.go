@@ -109,31 +109,42 @@ func templateName() (string, error) {
 }
 
 func setup() (*Env, error) {
+	dbName = "stacks_test_" + randHex(6)
+	if _, err := createDatabase(dbName, false); err != nil {
+		return nil, err
+	}
+	return open(dbName)
+}
+
+// createDatabase builds the template when the migration set has none yet and
+// clones it as name. With keep, an existing database of that name is kept
+// and created reports false.
+func createDatabase(name string, keep bool) (created bool, err error) {
 	ctx := context.Background()
 	admin := adminURL()
 	db, err := sql.Open("pgx", withDB(admin, "postgres"))
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	defer db.Close()
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("connect to postgres (is it running? `go tool task services`): %w", err)
+		return false, fmt.Errorf("connect to postgres (is it running? `go tool task services`): %w", err)
 	}
 	defer conn.Close()
 	// One builder at a time across all test packages running in parallel;
 	// CREATE DATABASE ... TEMPLATE also needs the template to be idle.
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(727274)`); err != nil {
-		return nil, err
+		return false, err
 	}
 	defer conn.ExecContext(ctx, `SELECT pg_advisory_unlock(727274)`)
 	tmpl, err := templateName()
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	var exists bool
 	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, tmpl).Scan(&exists); err != nil {
-		return nil, err
+		return false, err
 	}
 	if !exists {
 		// Templates of older migration sets are garbage now; one still in use
@@ -144,21 +155,34 @@ func setup() (*Env, error) {
 		building := tmpl + "_building"
 		conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+building+` WITH (FORCE)`)
 		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+building); err != nil {
-			return nil, fmt.Errorf("create template: %w", err)
+			return false, fmt.Errorf("create template: %w", err)
 		}
 		if err := migrations.Up(ctx, withDB(admin, building), slog.New(slog.DiscardHandler)); err != nil {
-			return nil, fmt.Errorf("migrate template: %w", err)
+			return false, fmt.Errorf("migrate template: %w", err)
 		}
 		// Renamed only when complete, so a crash never leaves a half-built template.
 		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+building+` RENAME TO `+tmpl); err != nil {
-			return nil, fmt.Errorf("finish template: %w", err)
+			return false, fmt.Errorf("finish template: %w", err)
 		}
 	}
-	dbName = "stacks_test_" + randHex(6)
-	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+dbName+` TEMPLATE `+tmpl); err != nil {
-		return nil, fmt.Errorf("create test database: %w", err)
+	if keep {
+		if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+			return false, err
+		}
+		if exists {
+			return false, nil
+		}
 	}
-	e := &Env{OwnerURL: withDB(admin, dbName)}
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+name+` TEMPLATE `+tmpl); err != nil {
+		return false, fmt.Errorf("create test database: %w", err)
+	}
+	return true, nil
+}
+
+func open(name string) (*Env, error) {
+	ctx := context.Background()
+	var err error
+	e := &Env{OwnerURL: withDB(adminURL(), name)}
 	if e.AppURL, err = migrations.AppURL(e.OwnerURL); err != nil {
 		return nil, err
 	}
@@ -177,6 +201,36 @@ func setup() (*Env, error) {
 	e.Counter = ratelimit.New(e.Redis, e.Prefix)
 	e.Tenants = tenants.NewService(e.Pool, e.Counter, tenants.Options{Hash: CheapHash, SignupsPerIPPerHour: -1})
 	return e, nil
+}
+
+// Kept returns an Env on a database that outlives the test process, for
+// benchmarks whose data takes minutes to generate: stacks_keep_<name>,
+// created from the template when missing (created true), otherwise reused
+// as it is after applying the migrations it lacks (so a new migration is
+// measured on the kept data). Drop it with DROP DATABASE to start afresh.
+// The caller closes the Env.
+func Kept(t testing.TB, name string) (e *Env, created bool) {
+	t.Helper()
+	db := "stacks_keep_" + name
+	var err error
+	if created, err = createDatabase(db, true); err != nil {
+		t.Fatalf("tenanttest: %v", err)
+	}
+	if !created {
+		if err := migrations.Up(context.Background(), withDB(adminURL(), db), slog.New(slog.DiscardHandler)); err != nil {
+			t.Fatalf("tenanttest: migrate kept database %s: %v", db, err)
+		}
+	}
+	if e, err = open(db); err != nil {
+		t.Fatalf("tenanttest: %v", err)
+	}
+	return e, created
+}
+
+// Close closes the Env's pool and Redis client (for Kept Envs).
+func (e *Env) Close() {
+	e.Pool.Close()
+	e.Redis.Close()
 }
 
 // RedisURL is the Redis the tests use.
