@@ -172,13 +172,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		Name   string
 		Grants []byte
 		Access []byte
+		Epoch  int64
 	}
 	var q string
 	if kind == sessionTokenKind {
 		// One round trip: session, user and grants.
 		q = `SELECT s.id, s.user_id, u.email, u.name,
 		  COALESCE(json_agg(json_build_object('role', g.role, 'branch_id', g.branch_id)) FILTER (WHERE g.id IS NOT NULL), '[]') AS grants,
-		  app.tenant_access() AS access
+		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM sessions s
 		JOIN staff_users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
 		LEFT JOIN staff_grants g ON g.tenant_id = s.tenant_id AND g.user_id = s.user_id
@@ -187,7 +188,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	} else {
 		q = `SELECT k.id, NULL::uuid AS user_id, '' AS email, k.name,
 		  json_build_array(json_build_object('role', k.role, 'branch_id', k.branch_id)) AS grants,
-		  app.tenant_access() AS access
+		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM api_keys k
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
 	}
@@ -198,6 +199,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 	if r.RowsAffected == 0 {
 		return nil, errBadToken
 	}
+	setEpoch(ctx, row.Epoch)
 	p := &Principal{TenantID: tenant, Email: row.Email, Name: row.Name}
 	if err := json.Unmarshal(row.Grants, &p.Grants); err != nil {
 		return nil, fmt.Errorf("authenticate: grants: %w", err)

@@ -9,6 +9,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -32,8 +33,9 @@ var ErrNoTenantTx = errors.New("tenants: no tenant transaction in context")
 // role. Its raw handle never leaves this package: other packages reach the
 // database only through Tx and DB.
 type Pool struct {
-	db  *gorm.DB
-	sql *sql.DB
+	db    *gorm.DB
+	sql   *sql.DB
+	cache sync.Map // configKey -> *configEntry (see Cached)
 }
 
 // PoolOptions tunes the connection pool.
@@ -93,7 +95,12 @@ type txKey struct{}
 type txState struct {
 	tx          *gorm.DB
 	tenant      uuid.UUID
+	pool        *Pool
 	afterCommit []func(context.Context)
+	// epoch is the library's configuration epoch as the authentication
+	// statement read it (hasEpoch), for Cached.
+	epoch    int64
+	hasEpoch bool
 }
 
 // Tx runs fn in one database transaction scoped to tenantID: the first
@@ -139,7 +146,7 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	ct := &connTx{conn: conn}
 	tx := p.db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.Statement.ConnPool = ct
-	st := &txState{tenant: tenantID, tx: tx}
+	st := &txState{tenant: tenantID, tx: tx, pool: p}
 	defer func() {
 		if r := recover(); r != nil {
 			clean = ct.end(ctx, "ROLLBACK") == nil

@@ -47,7 +47,7 @@ func (s *Service) openDesk(ctx context.Context, branchID uuid.UUID, at *time.Tim
 	if branchID == uuid.Nil {
 		return nil, errs.Field("branch_id", "required", "branch_id (where the desk is) is required")
 	}
-	b, err := s.tenants.GetBranch(ctx, branchID)
+	b, err := s.tenants.DeskBranch(ctx, branchID)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
 			return nil, errs.Field("branch_id", "invalid_branch", "branch_id names no branch of this library")
@@ -454,7 +454,7 @@ func (s *Service) loanPolicy(ctx context.Context, loan *Loan, known *tenants.Bra
 	b := known
 	if b == nil || b.ID != loan.BranchID {
 		var err error
-		if b, err = s.tenants.GetBranch(ctx, loan.BranchID); err != nil {
+		if b, err = s.tenants.DeskBranch(ctx, loan.BranchID); err != nil {
 			return nil, nil, err
 		}
 	}
