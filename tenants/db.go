@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
@@ -111,6 +112,21 @@ type txState struct {
 // A Tx inside a Tx for the same tenant joins the outer transaction; a Tx for
 // another tenant inside a Tx is refused, because it could not be atomic.
 func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx *gorm.DB) error) (err error) {
+	return p.TxLead(ctx, tenantID, nil, fn)
+}
+
+// Lead is a statement sent in the same round trip as a transaction's BEGIN
+// (the API's authentication): Scan reads its rows.
+type Lead struct {
+	SQL  string
+	Args []any
+	Scan func(pgx.Rows) error
+}
+
+// TxLead is Tx whose first statement, lead, travels with the BEGIN and the
+// tenant scope in one round trip (a pipeline); fn runs after it. A failing
+// lead rolls back and fn does not run.
+func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn func(ctx context.Context, tx *gorm.DB) error) (err error) {
 	if tenantID == uuid.Nil {
 		return errors.New("tenants: Tx without a tenant id")
 	}
@@ -139,11 +155,18 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	// and planning each execution afresh cost the circulation desk more than
 	// running it. Statements whose best plan depends on their values
 	// (search, imports) SET LOCAL plan_cache_mode = force_custom_plan.
-	if _, err := conn.ExecContext(ctx, "BEGIN; SELECT set_config('app.tenant_id', '"+tenantID.String()+
-		"', true), set_config('plan_cache_mode', 'force_generic_plan', true)"); err != nil {
-		return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
-	}
 	ct := &connTx{conn: conn}
+	if lead == nil {
+		if _, err := conn.ExecContext(ctx, "BEGIN; SELECT set_config('app.tenant_id', '"+tenantID.String()+
+			"', true), set_config('plan_cache_mode', 'force_generic_plan', true)"); err != nil {
+			return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
+		}
+	} else if err := ct.begin(ctx, tenantID, lead); err != nil {
+		// BEGIN may have run before the failure: end the transaction, and
+		// keep the connection only if that worked.
+		clean = ct.end(ctx, "ROLLBACK") == nil
+		return err
+	}
 	tx := p.db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.Statement.ConnPool = ct
 	st := &txState{tenant: tenantID, tx: tx, pool: p}
@@ -192,6 +215,44 @@ func (c *connTx) Commit() error {
 }
 func (c *connTx) Rollback() error {
 	return errors.New("tenants: the transaction is rolled back by Pool.Tx")
+}
+
+// begin opens the transaction for tenantID and runs lead, pipelined: one
+// round trip where BEGIN, the tenant scope and the lead statement used to
+// take two.
+func (c *connTx) begin(ctx context.Context, tenantID uuid.UUID, lead *Lead) error {
+	return c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
+			tenantID.String())
+		b.Queue(lead.SQL, lead.Args...)
+		br := pc.Conn().SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("tenants: scope to tenant %s: %w", tenantID, err)
+		}
+		rows, err := br.Query()
+		if err == nil {
+			err = lead.Scan(rows)
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
 }
 
 // end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed
