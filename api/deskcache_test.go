@@ -78,3 +78,23 @@ func TestDeskConfigCache(t *testing.T) {
 	auckland, _ := time.LoadLocation("Pacific/Auckland")
 	expect("branch time zone changed", auckland, 12)
 }
+
+// TestCheckin_ByItemID checks in by the item's id instead of its barcode
+// (the pipelined checkin finds the item and its record either way).
+func TestCheckin_ByItemID(t *testing.T) {
+	s := newServer(t, api.Config{})
+	d := newDesk(t, s, "byid")
+	it := d.item(d.lib.MainID, "book")
+	p := d.patron(d.lib.MainID, nil)
+	want(t, d.checkout(d.lib.Token, p, it, d.lib.MainID, nil), 201)
+	r := call(t, s, "POST", "/api/v1/circulation/checkin", d.lib.Token, map[string]any{"item_id": it["id"], "branch_id": d.lib.MainID})
+	want(t, r, 200)
+	if r.Body["route"] != "shelf" || obj(r.Body["loan"])["status"] != "returned" || obj(r.Body["item"])["barcode"] != it["barcode"] {
+		t.Fatalf("checkin by id: %s", r.Raw)
+	}
+	r = call(t, s, "POST", "/api/v1/circulation/checkin", d.lib.Token, map[string]any{"item_id": "0190e6a2-0000-7000-8000-000000000000", "branch_id": d.lib.MainID})
+	want(t, r, 422)
+	if r.errCode() != "item_not_found" {
+		t.Fatalf("unknown item id: %s", r.Raw)
+	}
+}

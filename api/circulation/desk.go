@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -106,6 +107,12 @@ func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID, da
 		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
 	}
 	dp, err := s.patrons.LockForDesk(ctx, card, id, day)
+	return patronFound(card, dp, err)
+}
+
+// patronFound turns a missing patron into the desk's refusal: a field
+// error for an id, a message for the clerk for a card.
+func patronFound(card string, dp *patrons.DeskPatron, err error) (*patrons.DeskPatron, error) {
 	if errs.KindOf(err) == errs.NotFound {
 		if card == "" {
 			return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
@@ -128,13 +135,27 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if err != nil {
 		return nil, err
 	}
-	// Lock order everywhere: item, then patron, then loan/hold rows.
-	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, uuid.Nil)
+	// Lock order everywhere: item, then patron, then loan/hold rows. The
+	// two locks and the facts about both go in one round trip (a
+	// pipeline): the server runs them in this order, one statement after
+	// the other, so the facts are read with both locks held.
+	if in.PatronCard == "" && in.PatronID == nil {
+		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
+	}
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	itemLock := s.catalog.ItemLock(in.ItemBarcode, uuid.Nil)
+	patronLock := s.patrons.DeskLock(in.PatronCard, in.PatronID, today)
+	f := &facts{}
+	if err := tenants.Pipeline(ctx, itemLock.Step(), patronLock.Step(),
+		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, today)); err != nil {
+		return nil, fmt.Errorf("checkout: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	today := d.at.In(d.loc).Format(time.DateOnly)
-	dp, err := s.lockPatron(ctx, in.PatronCard, in.PatronID, today)
+	pp, err := patronLock.Patron()
+	dp, err := patronFound(in.PatronCard, pp, err)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +196,6 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	default:
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
 			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
-	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
-	if err != nil {
-		return nil, err
 	}
 	if heldFor == nil && item.Status == "available" && f.OtherHold != nil {
 		// An item-level hold of someone else on exactly this copy.
@@ -316,11 +333,24 @@ func (s *Service) Checkin(ctx context.Context, in CheckinInput) (*CheckinResult,
 	if in.ItemID != nil {
 		id = *in.ItemID
 	}
-	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, id)
+	// The item's lock and the checkin's facts in one round trip, in this
+	// order (see Checkout).
+	itemLock := s.catalog.ItemLock(in.ItemBarcode, id)
+	itemRef, bibRef := "CAST(@iid AS uuid)", "(SELECT bib_id FROM items WHERE id = @iid)"
+	if in.ItemBarcode != "" {
+		itemRef, bibRef = "(SELECT id FROM items WHERE barcode = @barcode)", "(SELECT bib_id FROM items WHERE barcode = @barcode)"
+	}
+	q := strings.NewReplacer("@item", itemRef, "@bib", bibRef).Replace(checkinFactsSQL)
+	sql, args := tenants.Positional(q, map[string]any{"barcode": in.ItemBarcode, "iid": id, "day": d.at.In(d.loc).Format(time.DateOnly)})
+	var cf checkinFacts
+	if err := tenants.Pipeline(ctx, itemLock.Step(), tenants.Step{SQL: sql, Args: args, Dest: &cf}); err != nil {
+		return nil, fmt.Errorf("checkin: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	return s.checkin(ctx, d, item)
+	return s.checkinWith(ctx, d, item, &cf)
 }
 
 // checkinFacts is everything a checkin needs beyond the item, read (and
@@ -362,6 +392,11 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 		"day": d.at.In(d.loc).Format(time.DateOnly)}).Scan(&cf).Error; err != nil {
 		return nil, fmt.Errorf("checkin facts: %w", err)
 	}
+	return s.checkinWith(ctx, d, item, &cf)
+}
+
+// checkinWith is checkin with its facts read.
+func (s *Service) checkinWith(ctx context.Context, d *desk, item *catalog.Item, cf *checkinFacts) (*CheckinResult, error) {
 	var settings Settings
 	if err := json.Unmarshal(cf.Settings, &settings); err != nil {
 		return nil, fmt.Errorf("circulation settings: %w", err)
@@ -369,7 +404,7 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 	res := &CheckinResult{}
 	// Where the item goes first: hold and transit routes write their own
 	// rows; the item's plain status change joins the statement below.
-	pending, err := s.route(ctx, d, item, &settings, &cf, res)
+	pending, err := s.route(ctx, d, item, &settings, cf, res)
 	if err != nil {
 		return nil, err
 	}

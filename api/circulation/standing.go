@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 
 	"github.com/google/uuid"
 
@@ -81,6 +82,26 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 		return nil, fmt.Errorf("patron standing: %w", err)
 	}
 	return &f, nil
+}
+
+var factsRefs = regexp.MustCompile(`@(p|item|bib|type)\b`)
+
+// deskFactsStep is loadFacts as a step of the desk's pipeline, where the
+// patron (by card or id) and the item (by barcode) are not loaded yet: the
+// statement finds them itself. It runs after the steps that lock them, so
+// it reads with their locks held, as loadFacts would.
+func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode, day string) tenants.Step {
+	patron := "(SELECT id FROM patrons WHERE card_number = @card)"
+	if card == "" {
+		patron = "CAST(@pid AS uuid)"
+	}
+	subst := map[string]string{"@p": patron,
+		"@item": "(SELECT id FROM items WHERE barcode = @barcode)",
+		"@bib":  "(SELECT bib_id FROM items WHERE barcode = @barcode)",
+		"@type": "(SELECT item_type FROM items WHERE barcode = @barcode)"}
+	q := factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] })
+	sql, args := tenants.Positional(q, map[string]any{"card": card, "pid": patronID, "barcode": barcode, "now": s.now(), "day": day})
+	return tenants.Step{SQL: sql, Args: args, Dest: dest}
 }
 
 // Standing counts what decides a patron's automatic blocks.
