@@ -96,3 +96,9 @@ CREATE TRIGGER circ_rules_config_epoch AFTER INSERT OR UPDATE OR DELETE ON circ_
     FOR EACH STATEMENT EXECUTE FUNCTION app.bump_config_epoch();
 CREATE TRIGGER closed_days_config_epoch AFTER INSERT OR UPDATE OR DELETE ON closed_days
     FOR EACH STATEMENT EXECUTE FUNCTION app.bump_config_epoch();
+
+-- Open item-level holds by copy: the desk asks at every checkout whether
+-- another patron holds exactly this copy, which read the library's whole
+-- holds table (fulfilled and canceled ones included) without it.
+CREATE INDEX holds_item_queue_idx ON holds (tenant_id, item_id)
+    WHERE item_id IS NOT NULL AND status IN ('pending', 'in_transit', 'waiting');
