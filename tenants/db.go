@@ -9,6 +9,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,9 +180,24 @@ func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn fu
 	}()
 	if err = fn(context.WithValue(ctx, txKey{}, st), tx); err != nil {
 		clean = ct.end(ctx, "ROLLBACK") == nil
+		if ct.failed != nil {
+			return ct.failed
+		}
 		return err
 	}
-	if err = ct.end(ctx, "COMMIT"); err != nil {
+	if len(ct.deferred) > 0 {
+		var werr error
+		werr, err = ct.commitWith(ctx)
+		if werr != nil {
+			// After the failed write the server skipped the COMMIT (or
+			// answered it ROLLBACK): end the transaction either way.
+			clean = err == nil || ct.end(ctx, "ROLLBACK") == nil
+			return werr
+		}
+	} else {
+		err = ct.end(ctx, "COMMIT")
+	}
+	if err != nil {
 		return fmt.Errorf("tenants: commit: %w", err)
 	}
 	clean = true
@@ -193,18 +210,36 @@ func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn fu
 // connTx is a connection inside a transaction begun by Tx, as GORM's
 // connection pool. It is a gorm.TxCommitter, so GORM nests savepoints in it
 // (tx.Transaction, SavePoint) instead of beginning another transaction.
-type connTx struct{ conn *sql.Conn }
+type connTx struct {
+	conn     *sql.Conn
+	deferred []deferredWrite // see WriteLast
+	failed   error           // a deferred write's error, reported by Tx before any later one
+}
 
+// Every statement first sends the writes deferred to the commit (flush),
+// so a statement never runs before a write its code issued earlier.
 func (c *connTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.PrepareContext(ctx, query)
 }
 func (c *connTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.ExecContext(ctx, query, args...)
 }
 func (c *connTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.QueryContext(ctx, query, args...)
 }
 func (c *connTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	// On a failed flush the transaction is aborted and the query fails
+	// with it; Tx then reports the write's own error (failed).
+	_ = c.flush(ctx)
 	return c.conn.QueryRowContext(ctx, query, args...)
 }
 
@@ -253,6 +288,114 @@ func (c *connTx) begin(ctx context.Context, tenantID uuid.UUID, lead *Lead) erro
 		}
 		return err
 	})
+}
+
+// deferredWrite is a statement WriteLast queued for the commit.
+type deferredWrite struct {
+	sql    string
+	args   []any
+	mapErr func(error) error
+}
+
+// WriteLast runs a data-modifying statement of the tenant transaction in
+// ctx in the same round trip as its COMMIT: for the last write of a unit of
+// work, whose result the caller does not read (the desk's loan, item and
+// audit statement). query uses GORM's ? placeholders (no ? operators). A
+// statement the transaction runs later still runs after it: any later
+// statement sends the queued writes first. If the write fails, the
+// transaction rolls back and Tx returns mapErr(err) (err when mapErr is
+// nil), so the caller maps constraint errors as it would have at once.
+func WriteLast(ctx context.Context, query string, args []any, mapErr func(error) error) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok || st == nil {
+		return ErrNoTenantTx
+	}
+	ct, ok := st.tx.Statement.ConnPool.(*connTx)
+	if !ok {
+		return errors.New("tenants: WriteLast outside a Pool.Tx transaction")
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if n != len(args) {
+		return fmt.Errorf("tenants: WriteLast: %d placeholders, %d arguments", n, len(args))
+	}
+	ct.deferred = append(ct.deferred, deferredWrite{sql: b.String(), args: args, mapErr: mapErr})
+	return nil
+}
+
+// sendDeferred queues the deferred writes (and then more, e.g. COMMIT)
+// into one batch and reports the first write's failure, mapped.
+func (c *connTx) sendDeferred(ctx context.Context, then ...string) (werr error, thenTags []string, err error) {
+	writes := c.deferred
+	c.deferred = nil
+	err = c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		b := &pgx.Batch{}
+		for _, w := range writes {
+			b.Queue(w.sql, w.args...)
+		}
+		for _, q := range then {
+			b.Queue(q)
+		}
+		br := pc.Conn().SendBatch(ctx, b)
+		for _, w := range writes {
+			if _, err := br.Exec(); err != nil && werr == nil {
+				werr = err
+				if w.mapErr != nil {
+					werr = w.mapErr(err)
+				}
+			}
+		}
+		for range then {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			thenTags = append(thenTags, tag.String())
+		}
+		return br.Close()
+	})
+	if werr != nil && c.failed == nil {
+		c.failed = werr
+	}
+	return werr, thenTags, err
+}
+
+// flush sends the deferred writes before another statement.
+func (c *connTx) flush(ctx context.Context) error {
+	if len(c.deferred) == 0 {
+		return nil
+	}
+	werr, _, err := c.sendDeferred(ctx)
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// commitWith sends the deferred writes and COMMIT in one round trip. werr
+// is a write's (mapped) failure, after which the COMMIT answered ROLLBACK
+// and the transaction is over; err is any other failure.
+func (c *connTx) commitWith(ctx context.Context) (werr, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	werr, tags, err := c.sendDeferred(ctx, "COMMIT")
+	if err == nil && werr == nil && (len(tags) != 1 || tags[0] == "ROLLBACK") {
+		err = errors.New("tenants: the transaction failed and was rolled back")
+	}
+	return werr, err
 }
 
 // end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed

@@ -44,6 +44,9 @@ func Pipeline(ctx context.Context, steps ...Step) error {
 	if !ok {
 		return errors.New("tenants: pipeline outside a Pool.Tx transaction")
 	}
+	if err := ct.flush(ctx); err != nil {
+		return err
+	}
 	return ct.conn.Raw(func(dc any) error {
 		pc, ok := dc.(*stdlib.Conn)
 		if !ok {

@@ -246,7 +246,23 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		reason = in.Override.Reason
 	}
 	// The loan, the item's new status and the audit entry in one statement.
-	err = s.auditWith(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+	// When nothing follows it (no hold to close, no transit to end), it
+	// goes with the COMMIT; a concurrent checkout of the item then fails
+	// there, mapped the same way.
+	last := heldFor == nil && f.OwnHold == nil && othersHold == nil && item.Status != "in_transit"
+	loanTaken := func(err error) error {
+		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
+			return errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
+		}
+		return nil
+	}
+	record := s.auditWith
+	if last {
+		record = func(ctx context.Context, e auditEntry, writes ...write) error {
+			return s.auditLast(ctx, e, loanTaken, writes...)
+		}
+	}
+	err = record(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}},
 		write{`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, rule_id, status,
@@ -255,8 +271,8 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 			loan.RuleID, loan.Status, loan.CheckedOutAt, loan.DueAt, loan.RenewalsAllowed, loan.CreatedBy}},
 		itemState(item.ID, "checked_out", nil))
 	if err != nil {
-		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
-			return nil, errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
+		if m := loanTaken(err); m != nil {
+			return nil, m
 		}
 		return nil, fmt.Errorf("insert loan: %w", err)
 	}
@@ -426,7 +442,7 @@ func (s *Service) checkinWith(ctx context.Context, d *desk, item *catalog.Item, 
 			return nil, err
 		}
 		res.Loan = loan.fill(s.now())
-	} else if err := s.auditWith(ctx, e, writes...); err != nil {
+	} else if err := s.auditLast(ctx, e, nil, writes...); err != nil {
 		return nil, err
 	}
 	res.Item.ID, res.Item.Barcode, res.Item.BranchID = item.ID, item.Barcode, item.BranchID
@@ -470,7 +486,14 @@ func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *cata
 	loan.Status, loan.ReturnedAt, loan.ReturnBranchID = LoanReturned, &d.at, &d.branch.ID
 	writes = append(writes, write{`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
 		[]any{d.at, d.branch.ID, loan.ID}})
-	if err := s.auditWith(ctx, *e, writes...); err != nil {
+	// With the COMMIT unless the history is anonymised right after.
+	record := s.auditLast
+	if forget {
+		record = func(ctx context.Context, e auditEntry, _ func(error) error, writes ...write) error {
+			return s.auditWith(ctx, e, writes...)
+		}
+	}
+	if err := record(ctx, *e, nil, writes...); err != nil {
 		return fmt.Errorf("close loan: %w", err)
 	}
 	if forget {
