@@ -147,7 +147,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	patronLock := s.patrons.DeskLock(in.PatronCard, in.PatronID, today)
 	f := &facts{}
 	if err := tenants.Pipeline(ctx, itemLock.Step(), patronLock.Step(),
-		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, today)); err != nil {
+		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, uuid.Nil, today)); err != nil {
 		return nil, fmt.Errorf("checkout: %w", err)
 	}
 	item, err := itemLock.Item()
@@ -631,18 +631,47 @@ func (s *Service) Renew(ctx context.Context, loanID uuid.UUID, in RenewInput) (*
 	if err != nil {
 		return nil, err
 	}
-	item, err := s.catalog.LockItem(ctx, "", peek.ItemID)
+	// The item's lock, the loan's, the patron's and the facts in one round
+	// trip, in the desk's lock order (see Checkout); the patron is the one
+	// the loan named when peeked at, checked again below.
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	itemLock := s.catalog.ItemLock("", peek.ItemID)
+	var loans []Loan
+	loanLock := tenants.Step{SQL: "SELECT * FROM loans WHERE id = $1 FOR UPDATE", Args: []any{loanID}, Dest: &loans}
+	var patronLock *patrons.DeskLockStep
+	f := &facts{}
+	steps := []tenants.Step{itemLock.Step(), loanLock}
+	if peek.PatronID != nil {
+		patronLock = s.patrons.DeskLock("", peek.PatronID, today)
+		steps = append(steps, patronLock.Step(), s.deskFactsStep(f, "", peek.PatronID, "", peek.ItemID, today))
+	}
+	if err := tenants.Pipeline(ctx, steps...); err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	return s.renew(ctx, db, d, item, loanID, in.Override)
+	loan, err := activeLoan(loans)
+	if err != nil {
+		return nil, err
+	}
+	if patronLock == nil || *loan.PatronID != *peek.PatronID {
+		// The loan changed hands since (patron records merged): the
+		// ordinary way, with its own reads.
+		return s.renew(ctx, db, d, item, loanID, in.Override)
+	}
+	pp, err := patronLock.Patron()
+	dp, err := patronFound("", pp, err)
+	if err != nil {
+		return nil, err
+	}
+	return s.renewWith(ctx, d, item, loan, dp, f, in.Override, true)
 }
 
-func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog.Item, loanID uuid.UUID, ov *Override) (*RenewResult, error) {
-	var loans []Loan
-	if err := db.Raw("SELECT * FROM loans WHERE id = ? FOR UPDATE", loanID).Scan(&loans).Error; err != nil {
-		return nil, fmt.Errorf("lock loan: %w", err)
-	}
+// activeLoan is the locked loan, refused unless it is active and has a
+// borrower.
+func activeLoan(loans []Loan) (*Loan, error) {
 	if len(loans) == 0 {
 		return nil, errs.NotFoundf("no loan with this id")
 	}
@@ -650,11 +679,34 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if loan.Status != LoanActive || loan.PatronID == nil {
 		return nil, errs.E(errs.Conflict, "loan_not_active", "This loan is "+loan.Status+" and cannot be renewed.")
 	}
+	return loan, nil
+}
+
+func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog.Item, loanID uuid.UUID, ov *Override) (*RenewResult, error) {
+	var loans []Loan
+	if err := db.Raw("SELECT * FROM loans WHERE id = ? FOR UPDATE", loanID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("lock loan: %w", err)
+	}
+	loan, err := activeLoan(loans)
+	if err != nil {
+		return nil, err
+	}
 	today := d.at.In(d.loc).Format(time.DateOnly)
 	dp, err := s.lockPatron(ctx, "", loan.PatronID, today)
 	if err != nil {
 		return nil, err
 	}
+	f, err := s.loadFacts(ctx, dp.Patron.ID, &item.ID, &item.BibID, item.ItemType, today)
+	if err != nil {
+		return nil, err
+	}
+	return s.renewWith(ctx, d, item, loan, dp, f, ov, false)
+}
+
+// renewWith decides and records a renewal of the locked loan with the
+// locked patron and their facts. last sends the write with the COMMIT
+// (see auditLast): only for a renewal that is the whole request.
+func (s *Service) renewWith(ctx context.Context, d *desk, item *catalog.Item, loan *Loan, dp *patrons.DeskPatron, f *facts, ov *Override, last bool) (*RenewResult, error) {
 	p := dp.Patron
 	from, to := loan.DueAt, d.at
 	if to.Before(from) {
@@ -677,10 +729,6 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 				msg:     "It is too soon to renew: renewals open on " + opens.In(d.loc).Format("Mon 2 Jan 2006") + ".",
 				details: map[string]any{"renewable_from": opens}})
 		}
-	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
-	if err != nil {
-		return nil, err
 	}
 	// Holds of others on this title that no copy on the shelf can fill.
 	if f.Waiting > f.FreeCopies {
@@ -717,7 +765,11 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if ov != nil {
 		reason = ov.Reason
 	}
-	if err := s.auditWith(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+	record := s.auditWith
+	if last {
+		record = func(ctx context.Context, e auditEntry, writes ...write) error { return s.auditLast(ctx, e, nil, writes...) }
+	}
+	if err := record(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed + 1}},
 		write{"UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",

@@ -103,20 +103,25 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 var factsRefs = regexp.MustCompile(`@(p|item|bib|type)\b`)
 
 // deskFactsStep is loadFacts as a step of the desk's pipeline, where the
-// patron (by card or id) and the item (by barcode) are not loaded yet: the
-// statement finds them itself. It runs after the steps that lock them, so
-// it reads with their locks held, as loadFacts would.
-func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode, day string) tenants.Step {
+// patron (by card or id) and the item (by barcode or id) are not loaded
+// yet: the statement finds them itself. It runs after the steps that lock
+// them, so it reads with their locks held, as loadFacts would.
+func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode string, itemID uuid.UUID, day string) tenants.Step {
 	patron := "(SELECT id FROM patrons WHERE card_number = @card)"
 	if card == "" {
 		patron = "CAST(@pid AS uuid)"
 	}
+	item := "items WHERE barcode = @barcode"
+	if barcode == "" {
+		item = "items WHERE id = @iid"
+	}
 	subst := map[string]string{"@p": patron,
-		"@item": "(SELECT id FROM items WHERE barcode = @barcode)",
-		"@bib":  "(SELECT bib_id FROM items WHERE barcode = @barcode)",
-		"@type": "(SELECT item_type FROM items WHERE barcode = @barcode)"}
+		"@item": "(SELECT id FROM " + item + ")",
+		"@bib":  "(SELECT bib_id FROM " + item + ")",
+		"@type": "(SELECT item_type FROM " + item + ")"}
 	q := factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] })
-	sql, args := tenants.Positional(q, map[string]any{"card": card, "pid": patronID, "barcode": barcode, "now": s.now(), "day": day})
+	sql, args := tenants.Positional(q, map[string]any{"card": card, "pid": patronID, "barcode": barcode, "iid": itemID,
+		"now": s.now(), "day": day})
 	return tenants.Step{SQL: sql, Args: args, Dest: dest}
 }
 
