@@ -767,7 +767,9 @@ func (s *Service) renewWith(ctx context.Context, d *desk, item *catalog.Item, lo
 	}
 	record := s.auditWith
 	if last {
-		record = func(ctx context.Context, e auditEntry, writes ...write) error { return s.auditLast(ctx, e, nil, writes...) }
+		record = func(ctx context.Context, e auditEntry, writes ...write) error {
+			return s.auditLast(ctx, e, nil, writes...)
+		}
 	}
 	if err := record(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
