@@ -70,21 +70,41 @@ CREATE POLICY tenant_isolation ON config_epochs
     USING (tenant_id = app.current_tenant_id()) WITH CHECK (tenant_id = app.current_tenant_id());
 GRANT SELECT, INSERT, UPDATE ON config_epochs TO stacks_app;
 
+-- Every library has its row from its creation on (a trigger on tenants;
+-- existing libraries get theirs here), so a bump is a plain UPDATE: it can
+-- never bring back the row of a library app.purge_tenant is emptying.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    t uuid;
+BEGIN
+    FOR t IN SELECT id FROM tenants LOOP
+        PERFORM set_config('app.tenant_id', t::text, true);
+        INSERT INTO config_epochs (tenant_id) VALUES (t) ON CONFLICT DO NOTHING;
+    END LOOP;
+    PERFORM set_config('app.tenant_id', '', true);
+END $$;
+-- +goose StatementEnd
+
+-- +goose StatementBegin
+CREATE FUNCTION app.config_epoch_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO config_epochs (tenant_id) VALUES (NEW.id) ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER tenants_config_epoch_row AFTER INSERT ON tenants
+    FOR EACH ROW EXECUTE FUNCTION app.config_epoch_row();
+
 -- A statement-level trigger: one bump per statement, whatever it touched.
 -- The application writes these tables only inside a tenant transaction (RLS
--- is forced on all four): it bumps that library. A role that bypasses RLS
--- (a superuser's maintenance, a restore script) may have changed any
--- library without naming one: it bumps them all.
+-- is forced on all four): RLS limits the UPDATE to that library. A role
+-- that bypasses RLS (a superuser's maintenance, a restore script) may have
+-- changed any library without naming one: the same UPDATE bumps them all.
 -- +goose StatementBegin
 CREATE FUNCTION app.bump_config_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF app.current_tenant_id() IS NOT NULL THEN
-        INSERT INTO config_epochs AS e (tenant_id, epoch) VALUES (app.current_tenant_id(), 1)
-        ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1;
-    ELSIF (SELECT r.rolsuper OR r.rolbypassrls FROM pg_roles r WHERE r.rolname = current_user) THEN
-        INSERT INTO config_epochs AS e (tenant_id, epoch) SELECT t.id, 1 FROM tenants t
-        ON CONFLICT (tenant_id) DO UPDATE SET epoch = e.epoch + 1;
-    END IF;
+    UPDATE config_epochs SET epoch = epoch + 1;
     RETURN NULL;
 END $$;
 -- +goose StatementEnd
