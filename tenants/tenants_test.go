@@ -213,13 +213,7 @@ func TestStringsArrayRoundTrip(t *testing.T) {
 // error was ignored, a panic. One connection makes sure the next Tx reuses
 // the same session.
 func TestTx_ConnectionComesBackClean(t *testing.T) {
-	env := tenanttest.Get(t)
-	ctx := context.Background()
-	pool, err := tenants.Open(ctx, env.AppURL, tenants.PoolOptions{MaxOpenConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	env, ctx, pool := onePool(t)
 	a, b := env.Signup(t, "clean-a").Tenant.ID, env.Signup(t, "clean-b").Tenant.ID
 	count := func(tenant uuid.UUID, code string) int64 {
 		var n int64
@@ -294,18 +288,26 @@ SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHER
 	}
 }
 
-// TestWriteLast checks the write sent with the COMMIT: it commits with the
-// transaction, a later statement still sees it, and its failure rolls the
-// whole transaction back with the caller's mapped error and leaves the
-// pool's one connection usable.
-func TestWriteLast(t *testing.T) {
+// onePool is a pool of one connection, so each Tx reuses the session the
+// one before it left.
+func onePool(t *testing.T) (*tenanttest.Env, context.Context, *tenants.Pool) {
+	t.Helper()
 	env := tenanttest.Get(t)
 	ctx := context.Background()
 	pool, err := tenants.Open(ctx, env.AppURL, tenants.PoolOptions{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pool.Close()
+	t.Cleanup(func() { pool.Close() })
+	return env, ctx, pool
+}
+
+// TestWriteLast checks the write sent with the COMMIT: it commits with the
+// transaction, a later statement still sees it, and its failure rolls the
+// whole transaction back with the caller's mapped error and leaves the
+// pool's one connection usable.
+func TestWriteLast(t *testing.T) {
+	env, ctx, pool := onePool(t)
 	tenant := env.Signup(t, "writelast").Tenant.ID
 	const insert = `INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
 SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`
