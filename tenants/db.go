@@ -136,6 +136,9 @@ func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn fu
 		if st.tenant != tenantID {
 			return fmt.Errorf("tenants: Tx for tenant %s inside a transaction of tenant %s", tenantID, st.tenant)
 		}
+		if lead != nil {
+			return errors.New("tenants: TxLead inside a transaction (its lead would not run first)")
+		}
 		return fn(ctx, st.tx)
 	}
 	conn, err := p.sql.Conn(ctx)
