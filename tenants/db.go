@@ -268,7 +268,7 @@ func (c *connTx) begin(ctx context.Context, tenantID uuid.UUID, lead *Lead) erro
 		b.Queue("BEGIN")
 		b.Queue("SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
 			tenantID.String())
-		b.Queue(lead.SQL, lead.Args...)
+		b.Queue(lead.SQL, pgArgs(lead.Args)...)
 		br := pc.Conn().SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -346,7 +346,7 @@ func (c *connTx) sendDeferred(ctx context.Context, then ...string) (werr error, 
 		}
 		b := &pgx.Batch{}
 		for _, w := range writes {
-			b.Queue(w.sql, w.args...)
+			b.Queue(w.sql, pgArgs(w.args)...)
 		}
 		for _, q := range then {
 			b.Queue(q)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -54,7 +55,7 @@ func Pipeline(ctx context.Context, steps ...Step) error {
 		}
 		b := &pgx.Batch{}
 		for _, s := range steps {
-			b.Queue(s.SQL, s.Args...)
+			b.Queue(s.SQL, pgArgs(s.Args)...)
 		}
 		br := pc.Conn().SendBatch(ctx, b)
 		var first error
@@ -191,4 +192,24 @@ func Positional(q string, named map[string]any) (string, []any) {
 		return "$" + strconv.Itoa(i)
 	})
 	return out, args
+}
+
+// pgArgs hands uuid.UUID arguments to pgx as the 16 bytes it encodes
+// natively: through uuid.UUID's driver.Valuer pgx received text and parsed
+// it back, a tenth of the desk's Go time.
+func pgArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case uuid.UUID:
+			out[i] = [16]byte(v)
+		case *uuid.UUID:
+			if v != nil {
+				out[i] = [16]byte(*v)
+			}
+		default:
+			out[i] = a
+		}
+	}
+	return out
 }
