@@ -398,6 +398,9 @@ UPDATE items SET status = 'checked_out' WHERE id IN (SELECT item_id FROM l)`,
 	defer wk.Shutdown()
 	p99 := func(lat map[string][]time.Duration) float64 {
 		d := lat["checkout"]
+		if len(d) == 0 {
+			b.Fatal("no checkout completed")
+		}
 		slices.Sort(d)
 		return float64(d[int(0.99*float64(len(d)-1))].Microseconds()) / 1000
 	}

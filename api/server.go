@@ -344,12 +344,13 @@ func (s *Server) authenticate(r httpx.Route) fiber.Handler {
 		if token == "" {
 			return errs.E(errs.Unauthenticated, "missing_token", "log in first: send Authorization: Bearer <token>")
 		}
-		tenantID, ok := tenants.TokenTenant(token)
-		if !ok {
-			return tenants.ErrBadToken
+		auth, err := s.deps.Tenants.NewAuth(token)
+		if err != nil {
+			return err
 		}
+		tenantID, lead := auth.Tenant(), auth.Lead()
 		check := func(ctx context.Context) (*tenants.Principal, error) {
-			p, err := s.deps.Tenants.Authenticate(ctx, token)
+			p, err := auth.Principal(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -367,7 +368,7 @@ func (s *Server) authenticate(r httpx.Route) fiber.Handler {
 			// Authenticate, commit, then run the handler outside any
 			// transaction: it calls Stripe and opens its own.
 			var p *tenants.Principal
-			if err := s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) (err error) {
+			if err := s.deps.Pool.TxLead(c.UserContext(), tenantID, &lead, func(ctx context.Context, _ *gorm.DB) (err error) {
 				p, err = check(ctx)
 				return err
 			}); err != nil {
@@ -376,7 +377,7 @@ func (s *Server) authenticate(r httpx.Route) fiber.Handler {
 			c.SetUserContext(tenants.WithPrincipal(c.UserContext(), p))
 			return c.Next()
 		}
-		return s.deps.Pool.Tx(c.UserContext(), tenantID, func(ctx context.Context, _ *gorm.DB) error {
+		return s.deps.Pool.TxLead(c.UserContext(), tenantID, &lead, func(ctx context.Context, _ *gorm.DB) error {
 			p, err := check(ctx)
 			if err != nil {
 				return err

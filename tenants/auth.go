@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
@@ -146,74 +148,104 @@ func (s *Service) Logout(ctx context.Context) error {
 	return nil
 }
 
-// Authenticate resolves a bearer token inside the tenant transaction in ctx
-// (opened by the caller for the token's tenant). It returns an
-// Unauthenticated error for unknown, expired or revoked credentials.
-func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	kind, tenant, ok := parseToken(token)
-	if !ok {
-		return nil, errBadToken
-	}
-	cur, err := CurrentTenant(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cur != tenant {
-		return nil, errBadToken
-	}
-	db, err := DB(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var row struct {
-		ID     uuid.UUID
-		UserID uuid.UUID
+// Auth is one request's authentication. Its statement (Lead) travels in
+// the same round trip as the BEGIN of the request's tenant transaction
+// (Pool.TxLead); Principal then reads what it returned.
+type Auth struct {
+	svc    *Service
+	kind   string
+	tenant uuid.UUID
+	hash   []byte
+	found  bool
+	row    struct {
+		ID     pgtype.UUID
+		UserID pgtype.UUID
 		Email  string
 		Name   string
 		Grants []byte
 		Access []byte
+		Epoch  int64
 	}
-	var q string
-	if kind == sessionTokenKind {
-		// One round trip: session, user and grants.
-		q = `SELECT s.id, s.user_id, u.email, u.name,
+}
+
+// NewAuth starts the authentication of a bearer token (session token or
+// API key). A malformed token is an Unauthenticated error at once.
+func (s *Service) NewAuth(token string) (*Auth, error) {
+	kind, tenant, ok := parseToken(token)
+	if !ok {
+		return nil, errBadToken
+	}
+	return &Auth{svc: s, kind: kind, tenant: tenant, hash: hashToken(token)}, nil
+}
+
+// Tenant is the library the token claims; the transaction is opened for it
+// and the statement finds the credential only there (RLS).
+func (a *Auth) Tenant() uuid.UUID { return a.tenant }
+
+// Lead is the authentication statement, for Pool.TxLead: the session (or
+// API key), the user, their grants, the library's subscription access
+// (app.tenant_access()) and its configuration epoch, in one statement.
+func (a *Auth) Lead() Lead {
+	q := `SELECT s.id, s.user_id, u.email, u.name,
 		  COALESCE(json_agg(json_build_object('role', g.role, 'branch_id', g.branch_id)) FILTER (WHERE g.id IS NOT NULL), '[]') AS grants,
-		  app.tenant_access() AS access
+		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM sessions s
 		JOIN staff_users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
 		LEFT JOIN staff_grants g ON g.tenant_id = s.tenant_id AND g.user_id = s.user_id
-		WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > now()
+		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
 		GROUP BY s.id, s.user_id, u.email, u.name`
-	} else {
+	if a.kind != sessionTokenKind {
 		q = `SELECT k.id, NULL::uuid AS user_id, '' AS email, k.name,
 		  json_build_array(json_build_object('role', k.role, 'branch_id', k.branch_id)) AS grants,
-		  app.tenant_access() AS access
+		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM api_keys k
-		WHERE k.key_hash = ? AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
+		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
 	}
-	r := db.Raw(q, hashToken(token)).Scan(&row)
-	if r.Error != nil {
-		return nil, fmt.Errorf("authenticate: %w", r.Error)
+	return Lead{SQL: q, Args: []any{a.hash}, Scan: func(rows pgx.Rows) error {
+		for rows.Next() {
+			r := &a.row
+			if err := rows.Scan(&r.ID, &r.UserID, &r.Email, &r.Name, &r.Grants, &r.Access, &r.Epoch); err != nil {
+				return fmt.Errorf("authenticate: %w", err)
+			}
+			a.found = true
+		}
+		return rows.Err()
+	}}
+}
+
+// Principal returns who the request acts as, inside the transaction whose
+// lead statement was a.Lead(). Unknown, expired or revoked credentials are
+// an Unauthenticated error.
+func (a *Auth) Principal(ctx context.Context) (*Principal, error) {
+	cur, err := CurrentTenant(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if r.RowsAffected == 0 {
+	if cur != a.tenant || !a.found {
 		return nil, errBadToken
 	}
-	p := &Principal{TenantID: tenant, Email: row.Email, Name: row.Name}
+	row := &a.row
+	setEpoch(ctx, row.Epoch)
+	p := &Principal{TenantID: a.tenant, Email: row.Email, Name: row.Name}
 	if err := json.Unmarshal(row.Grants, &p.Grants); err != nil {
 		return nil, fmt.Errorf("authenticate: grants: %w", err)
 	}
 	if p.Access, err = parseAccess(row.Access); err != nil {
 		return nil, err
 	}
-	if kind == sessionTokenKind {
-		p.SessionID, p.UserID = row.ID, row.UserID
-	} else {
-		p.APIKeyID = row.ID
-		// Throttled so a busy integration does not write on every request.
-		if err := db.Exec(`UPDATE api_keys SET last_used_at = now() WHERE id = ?
-			AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, row.ID).Error; err != nil {
-			return nil, fmt.Errorf("authenticate: %w", err)
-		}
+	if a.kind == sessionTokenKind {
+		p.SessionID, p.UserID = uuid.UUID(row.ID.Bytes), uuid.UUID(row.UserID.Bytes)
+		return p, nil
+	}
+	p.APIKeyID = uuid.UUID(row.ID.Bytes)
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Throttled so a busy integration does not write on every request.
+	if err := db.Exec(`UPDATE api_keys SET last_used_at = now() WHERE id = ?
+			AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`, p.APIKeyID).Error; err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -145,6 +146,46 @@ func getBranch(ctx context.Context, id uuid.UUID) (*Branch, error) {
 // GetBranch returns one branch.
 func (s *Service) GetBranch(ctx context.Context, id uuid.UUID) (*Branch, error) {
 	return getBranch(ctx, id)
+}
+
+// DeskBranch is GetBranch from the configuration cache (see Cached), for
+// the circulation desk's hot path. A transaction that changes branches
+// must read them back with GetBranch: its own change is not in the cache.
+func (s *Service) DeskBranch(ctx context.Context, id uuid.UUID) (*Branch, error) {
+	all, err := Cached(ctx, "branches", loadBranches)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := all[id]
+	if !ok {
+		return getBranch(ctx, id) // not there: the database says so with the right error
+	}
+	// A copy: the cached branch is shared between requests.
+	b.Path = slices.Clone(b.Path)
+	b.OpeningHours = maps.Clone(b.OpeningHours)
+	return &b, nil
+}
+
+// loadBranches reads every org unit of the library with the configuration
+// epoch, for DeskBranch.
+func loadBranches(ctx context.Context) (map[uuid.UUID]Branch, int64, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	var rows []struct {
+		Branch `gorm:"embedded"`
+		Epoch  int64
+	}
+	if err := db.Raw(`SELECT x.*, ` + EpochSQL + ` AS epoch FROM (` + branchSelect + `) x`).Scan(&rows).Error; err != nil {
+		return nil, 0, fmt.Errorf("load branches: %w", err)
+	}
+	out := make(map[uuid.UUID]Branch, len(rows))
+	epoch := int64(-1) // no rows: nothing worth caching
+	for _, r := range rows {
+		out[r.ID], epoch = r.Branch, r.Epoch
+	}
+	return out, epoch, nil
 }
 
 // BranchByCode returns the branch with code (case-insensitive).

@@ -9,9 +9,13 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
@@ -32,8 +36,9 @@ var ErrNoTenantTx = errors.New("tenants: no tenant transaction in context")
 // role. Its raw handle never leaves this package: other packages reach the
 // database only through Tx and DB.
 type Pool struct {
-	db  *gorm.DB
-	sql *sql.DB
+	db    *gorm.DB
+	sql   *sql.DB
+	cache sync.Map // configKey -> *configEntry (see Cached)
 }
 
 // PoolOptions tunes the connection pool.
@@ -93,7 +98,12 @@ type txKey struct{}
 type txState struct {
 	tx          *gorm.DB
 	tenant      uuid.UUID
+	pool        *Pool
 	afterCommit []func(context.Context)
+	// epoch is the library's configuration epoch as the authentication
+	// statement read it (hasEpoch), for Cached.
+	epoch    int64
+	hasEpoch bool
 }
 
 // Tx runs fn in one database transaction scoped to tenantID: the first
@@ -104,12 +114,30 @@ type txState struct {
 // A Tx inside a Tx for the same tenant joins the outer transaction; a Tx for
 // another tenant inside a Tx is refused, because it could not be atomic.
 func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx *gorm.DB) error) (err error) {
+	return p.TxLead(ctx, tenantID, nil, fn)
+}
+
+// Lead is a statement sent in the same round trip as a transaction's BEGIN
+// (the API's authentication): Scan reads its rows.
+type Lead struct {
+	SQL  string
+	Args []any
+	Scan func(pgx.Rows) error
+}
+
+// TxLead is Tx whose first statement, lead, travels with the BEGIN and the
+// tenant scope in one round trip (a pipeline); fn runs after it. A failing
+// lead rolls back and fn does not run.
+func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn func(ctx context.Context, tx *gorm.DB) error) (err error) {
 	if tenantID == uuid.Nil {
 		return errors.New("tenants: Tx without a tenant id")
 	}
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st != nil {
 		if st.tenant != tenantID {
 			return fmt.Errorf("tenants: Tx for tenant %s inside a transaction of tenant %s", tenantID, st.tenant)
+		}
+		if lead != nil {
+			return errors.New("tenants: TxLead inside a transaction (its lead would not run first)")
 		}
 		return fn(ctx, st.tx)
 	}
@@ -132,14 +160,21 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	// and planning each execution afresh cost the circulation desk more than
 	// running it. Statements whose best plan depends on their values
 	// (search, imports) SET LOCAL plan_cache_mode = force_custom_plan.
-	if _, err := conn.ExecContext(ctx, "BEGIN; SELECT set_config('app.tenant_id', '"+tenantID.String()+
-		"', true), set_config('plan_cache_mode', 'force_generic_plan', true)"); err != nil {
-		return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
-	}
 	ct := &connTx{conn: conn}
+	if lead == nil {
+		if _, err := conn.ExecContext(ctx, "BEGIN; SELECT set_config('app.tenant_id', '"+tenantID.String()+
+			"', true), set_config('plan_cache_mode', 'force_generic_plan', true)"); err != nil {
+			return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
+		}
+	} else if err := ct.begin(ctx, tenantID, lead); err != nil {
+		// BEGIN may have run before the failure: end the transaction, and
+		// keep the connection only if that worked.
+		clean = ct.end(ctx, "ROLLBACK") == nil
+		return err
+	}
 	tx := p.db.Session(&gorm.Session{NewDB: true, Context: ctx})
 	tx.Statement.ConnPool = ct
-	st := &txState{tenant: tenantID, tx: tx}
+	st := &txState{tenant: tenantID, tx: tx, pool: p}
 	defer func() {
 		if r := recover(); r != nil {
 			clean = ct.end(ctx, "ROLLBACK") == nil
@@ -148,9 +183,24 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 	}()
 	if err = fn(context.WithValue(ctx, txKey{}, st), tx); err != nil {
 		clean = ct.end(ctx, "ROLLBACK") == nil
+		if ct.failed != nil {
+			return ct.failed
+		}
 		return err
 	}
-	if err = ct.end(ctx, "COMMIT"); err != nil {
+	if len(ct.deferred) > 0 {
+		var werr error
+		werr, err = ct.commitWith(ctx)
+		if werr != nil {
+			// After the failed write the server skipped the COMMIT (or
+			// answered it ROLLBACK): end the transaction either way.
+			clean = err == nil || ct.end(ctx, "ROLLBACK") == nil
+			return werr
+		}
+	} else {
+		err = ct.end(ctx, "COMMIT")
+	}
+	if err != nil {
 		return fmt.Errorf("tenants: commit: %w", err)
 	}
 	clean = true
@@ -163,18 +213,36 @@ func (p *Pool) Tx(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.C
 // connTx is a connection inside a transaction begun by Tx, as GORM's
 // connection pool. It is a gorm.TxCommitter, so GORM nests savepoints in it
 // (tx.Transaction, SavePoint) instead of beginning another transaction.
-type connTx struct{ conn *sql.Conn }
+type connTx struct {
+	conn     *sql.Conn
+	deferred []deferredWrite // see WriteLast
+	failed   error           // a deferred write's error, reported by Tx before any later one
+}
 
+// Every statement first sends the writes deferred to the commit (flush),
+// so a statement never runs before a write its code issued earlier.
 func (c *connTx) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.PrepareContext(ctx, query)
 }
 func (c *connTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.ExecContext(ctx, query, args...)
 }
 func (c *connTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := c.flush(ctx); err != nil {
+		return nil, err
+	}
 	return c.conn.QueryContext(ctx, query, args...)
 }
 func (c *connTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	// On a failed flush the transaction is aborted and the query fails
+	// with it; Tx then reports the write's own error (failed).
+	_ = c.flush(ctx)
 	return c.conn.QueryRowContext(ctx, query, args...)
 }
 
@@ -185,6 +253,152 @@ func (c *connTx) Commit() error {
 }
 func (c *connTx) Rollback() error {
 	return errors.New("tenants: the transaction is rolled back by Pool.Tx")
+}
+
+// begin opens the transaction for tenantID and runs lead, pipelined: one
+// round trip where BEGIN, the tenant scope and the lead statement used to
+// take two.
+func (c *connTx) begin(ctx context.Context, tenantID uuid.UUID, lead *Lead) error {
+	return c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		b := &pgx.Batch{}
+		b.Queue("BEGIN")
+		b.Queue("SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
+			tenantID.String())
+		b.Queue(lead.SQL, pgArgs(lead.Args)...)
+		br := pc.Conn().SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
+		}
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return fmt.Errorf("tenants: scope to tenant %s: %w", tenantID, err)
+		}
+		rows, err := br.Query()
+		if err == nil {
+			err = lead.Scan(rows)
+			rows.Close()
+			if err == nil {
+				err = rows.Err()
+			}
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// deferredWrite is a statement WriteLast queued for the commit.
+type deferredWrite struct {
+	sql    string
+	args   []any
+	mapErr func(error) error
+}
+
+// WriteLast runs a data-modifying statement of the tenant transaction in
+// ctx in the same round trip as its COMMIT: for the last write of a unit of
+// work, whose result the caller does not read (the desk's loan, item and
+// audit statement). query uses GORM's ? placeholders (no ? operators). A
+// statement the transaction runs later still runs after it: any later
+// statement sends the queued writes first. If the write fails, the
+// transaction rolls back and Tx returns mapErr(err) (err when mapErr is
+// nil), so the caller maps constraint errors as it would have at once.
+func WriteLast(ctx context.Context, query string, args []any, mapErr func(error) error) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok || st == nil {
+		return ErrNoTenantTx
+	}
+	ct, ok := st.tx.Statement.ConnPool.(*connTx)
+	if !ok {
+		return errors.New("tenants: WriteLast outside a Pool.Tx transaction")
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	if n != len(args) {
+		return fmt.Errorf("tenants: WriteLast: %d placeholders, %d arguments", n, len(args))
+	}
+	ct.deferred = append(ct.deferred, deferredWrite{sql: b.String(), args: args, mapErr: mapErr})
+	return nil
+}
+
+// sendDeferred queues the deferred writes (and then more, e.g. COMMIT)
+// into one batch and reports the first write's failure, mapped.
+func (c *connTx) sendDeferred(ctx context.Context, then ...string) (werr error, thenTags []string, err error) {
+	writes := c.deferred
+	c.deferred = nil
+	err = c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		b := &pgx.Batch{}
+		for _, w := range writes {
+			b.Queue(w.sql, pgArgs(w.args)...)
+		}
+		for _, q := range then {
+			b.Queue(q)
+		}
+		br := pc.Conn().SendBatch(ctx, b)
+		for _, w := range writes {
+			if _, err := br.Exec(); err != nil && werr == nil {
+				werr = err
+				if w.mapErr != nil {
+					werr = w.mapErr(err)
+				}
+			}
+		}
+		for range then {
+			tag, err := br.Exec()
+			if err != nil {
+				br.Close()
+				return err
+			}
+			thenTags = append(thenTags, tag.String())
+		}
+		return br.Close()
+	})
+	if werr != nil && c.failed == nil {
+		c.failed = werr
+	}
+	return werr, thenTags, err
+}
+
+// flush sends the deferred writes before another statement.
+func (c *connTx) flush(ctx context.Context) error {
+	if len(c.deferred) == 0 {
+		return nil
+	}
+	werr, _, err := c.sendDeferred(ctx)
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// commitWith sends the deferred writes and COMMIT in one round trip. werr
+// is a write's (mapped) failure, after which the COMMIT answered ROLLBACK
+// and the transaction is over; err is any other failure.
+func (c *connTx) commitWith(ctx context.Context) (werr, err error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	werr, tags, err := c.sendDeferred(ctx, "COMMIT")
+	if err == nil && werr == nil && (len(tags) != 1 || tags[0] == "ROLLBACK") {
+		err = errors.New("tenants: the transaction failed and was rolled back")
+	}
+	return werr, err
 }
 
 // end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed

@@ -3,6 +3,7 @@ package tenants_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -212,13 +213,7 @@ func TestStringsArrayRoundTrip(t *testing.T) {
 // error was ignored, a panic. One connection makes sure the next Tx reuses
 // the same session.
 func TestTx_ConnectionComesBackClean(t *testing.T) {
-	env := tenanttest.Get(t)
-	ctx := context.Background()
-	pool, err := tenants.Open(ctx, env.AppURL, tenants.PoolOptions{MaxOpenConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	env, ctx, pool := onePool(t)
 	a, b := env.Signup(t, "clean-a").Tenant.ID, env.Signup(t, "clean-b").Tenant.ID
 	count := func(tenant uuid.UUID, code string) int64 {
 		var n int64
@@ -290,5 +285,93 @@ SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHER
 	}
 	if scope != "" {
 		t.Fatalf("the connection kept tenant %q after its transactions", scope)
+	}
+}
+
+// onePool is a pool of one connection, so each Tx reuses the session the
+// one before it left.
+func onePool(t *testing.T) (*tenanttest.Env, context.Context, *tenants.Pool) {
+	t.Helper()
+	env := tenanttest.Get(t)
+	ctx := context.Background()
+	pool, err := tenants.Open(ctx, env.AppURL, tenants.PoolOptions{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	return env, ctx, pool
+}
+
+// TestWriteLast checks the write sent with the COMMIT: it commits with the
+// transaction, a later statement still sees it, and its failure rolls the
+// whole transaction back with the caller's mapped error and leaves the
+// pool's one connection usable.
+func TestWriteLast(t *testing.T) {
+	env, ctx, pool := onePool(t)
+	tenant := env.Signup(t, "writelast").Tenant.ID
+	const insert = `INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
+SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`
+	count := func(code string) int64 {
+		var n int64
+		if err := pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
+			return tx.Raw("SELECT count(*) FROM branches WHERE code = ?", code).Scan(&n).Error
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	taken := errors.New("code taken")
+	mapTaken := func(err error) error {
+		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
+			return taken
+		}
+		return err
+	}
+	for _, c := range []struct {
+		name    string
+		fn      func(ctx context.Context, tx *gorm.DB) error
+		want    error
+		commits map[string]int64
+	}{
+		{"commits with the transaction", func(ctx context.Context, tx *gorm.DB) error {
+			if err := tx.Exec(insert, "WL1", "WL1").Error; err != nil {
+				return err
+			}
+			return tenants.WriteLast(ctx, insert, []any{"WL2", "WL2"}, mapTaken)
+		}, nil, map[string]int64{"WL1": 1, "WL2": 1}},
+		{"a later statement sees it", func(ctx context.Context, tx *gorm.DB) error {
+			if err := tenants.WriteLast(ctx, insert, []any{"WL3", "WL3"}, mapTaken); err != nil {
+				return err
+			}
+			var n int64
+			if err := tx.Raw("SELECT count(*) FROM branches WHERE code = 'WL3'").Scan(&n).Error; err != nil || n != 1 {
+				return fmt.Errorf("later statement saw %d rows (%v)", n, err)
+			}
+			return nil
+		}, nil, map[string]int64{"WL3": 1}},
+		{"its failure rolls everything back, mapped", func(ctx context.Context, tx *gorm.DB) error {
+			if err := tx.Exec(insert, "WL4", "WL4").Error; err != nil {
+				return err
+			}
+			return tenants.WriteLast(ctx, insert, []any{"WL1", "WL1"}, mapTaken) // code WL1 exists
+		}, taken, map[string]int64{"WL4": 0, "WL1": 1}},
+		{"failure seen by a later statement is reported as the write's", func(ctx context.Context, tx *gorm.DB) error {
+			if err := tenants.WriteLast(ctx, insert, []any{"WL1", "WL1"}, mapTaken); err != nil {
+				return err
+			}
+			return tx.Exec(insert, "WL5", "WL5").Error
+		}, taken, map[string]int64{"WL5": 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := pool.Tx(ctx, tenant, c.fn)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("Tx = %v, want %v", err, c.want)
+			}
+			for code, n := range c.commits {
+				if got := count(code); got != n {
+					t.Errorf("%s: %d rows, want %d", code, got, n)
+				}
+			}
+		})
 	}
 }

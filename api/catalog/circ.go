@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/tenants"
@@ -34,24 +33,42 @@ func checkStatusChange(from, to string) error {
 // this lock first in every operation on an item, so concurrent checkouts,
 // checkins and renewals of one item run one after another.
 func (s *Service) LockItem(ctx context.Context, barcode string, id uuid.UUID) (*Item, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return nil, err
+	l := s.ItemLock(barcode, id)
+	if err := tenants.Pipeline(ctx, l.Step()); err != nil {
+		return nil, fmt.Errorf("lock item: %w", err)
 	}
-	var it Item
-	var r *gorm.DB
-	if barcode != "" {
-		r = db.Raw("SELECT * FROM items WHERE barcode = ? FOR NO KEY UPDATE", barcode).Scan(&it)
-	} else {
-		r = db.Raw("SELECT * FROM items WHERE id = ? FOR NO KEY UPDATE", id).Scan(&it)
+	return l.Item()
+}
+
+// ItemLockStep is LockItem as a step of a tenants.Pipeline, so the desk can
+// send it with the statements that follow it in one round trip: Step goes
+// into the pipeline, Item reads the result after it ran.
+type ItemLockStep struct {
+	item Item
+	n    int64
+	step tenants.Step
+}
+
+// ItemLock prepares LockItem for a pipeline.
+func (s *Service) ItemLock(barcode string, id uuid.UUID) *ItemLockStep {
+	l := &ItemLockStep{}
+	l.step = tenants.Step{SQL: "SELECT * FROM items WHERE barcode = $1 FOR NO KEY UPDATE", Args: []any{barcode},
+		Dest: &l.item, Rows: &l.n}
+	if barcode == "" {
+		l.step.SQL, l.step.Args = "SELECT * FROM items WHERE id = $1 FOR NO KEY UPDATE", []any{id}
 	}
-	if r.Error != nil {
-		return nil, fmt.Errorf("lock item: %w", r.Error)
-	}
-	if r.RowsAffected == 0 {
+	return l
+}
+
+// Step is the statement.
+func (l *ItemLockStep) Step() tenants.Step { return l.step }
+
+// Item is the locked item, or item_not_found.
+func (l *ItemLockStep) Item() (*Item, error) {
+	if l.n == 0 {
 		return nil, errs.E(errs.Invalid, "item_not_found", "no item with this barcode")
 	}
-	return it.fill(), nil
+	return l.item.fill(), nil
 }
 
 // SetItemState records the circulation status of an item and, when branchID

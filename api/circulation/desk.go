@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ func (s *Service) openDesk(ctx context.Context, branchID uuid.UUID, at *time.Tim
 	if branchID == uuid.Nil {
 		return nil, errs.Field("branch_id", "required", "branch_id (where the desk is) is required")
 	}
-	b, err := s.tenants.GetBranch(ctx, branchID)
+	b, err := s.tenants.DeskBranch(ctx, branchID)
 	if err != nil {
 		if errs.KindOf(err) == errs.NotFound {
 			return nil, errs.Field("branch_id", "invalid_branch", "branch_id names no branch of this library")
@@ -106,6 +107,12 @@ func (s *Service) lockPatron(ctx context.Context, card string, id *uuid.UUID, da
 		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
 	}
 	dp, err := s.patrons.LockForDesk(ctx, card, id, day)
+	return patronFound(card, dp, err)
+}
+
+// patronFound turns a missing patron into the desk's refusal: a field
+// error for an id, a message for the clerk for a card.
+func patronFound(card string, dp *patrons.DeskPatron, err error) (*patrons.DeskPatron, error) {
 	if errs.KindOf(err) == errs.NotFound {
 		if card == "" {
 			return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
@@ -128,13 +135,27 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	if err != nil {
 		return nil, err
 	}
-	// Lock order everywhere: item, then patron, then loan/hold rows.
-	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, uuid.Nil)
+	// Lock order everywhere: item, then patron, then loan/hold rows. The
+	// two locks and the facts about both go in one round trip (a
+	// pipeline): the server runs them in this order, one statement after
+	// the other, so the facts are read with both locks held.
+	if in.PatronCard == "" && in.PatronID == nil {
+		return nil, errs.Field("patron_card", "required", "patron_card (or patron_id) is required")
+	}
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	itemLock := s.catalog.ItemLock(in.ItemBarcode, uuid.Nil)
+	patronLock := s.patrons.DeskLock(in.PatronCard, in.PatronID, today)
+	f := &facts{}
+	if err := tenants.Pipeline(ctx, itemLock.Step(), patronLock.Step(),
+		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, uuid.Nil, today)); err != nil {
+		return nil, fmt.Errorf("checkout: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	today := d.at.In(d.loc).Format(time.DateOnly)
-	dp, err := s.lockPatron(ctx, in.PatronCard, in.PatronID, today)
+	pp, err := patronLock.Patron()
+	dp, err := patronFound(in.PatronCard, pp, err)
 	if err != nil {
 		return nil, err
 	}
@@ -175,10 +196,6 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	default:
 		refusals = append(refusals, refusal{kind: errs.Conflict, code: "item_not_available", overridable: true,
 			msg: "This item is " + item.Status + " and cannot be lent as it is.", details: map[string]any{"item_status": item.Status}})
-	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
-	if err != nil {
-		return nil, err
 	}
 	if heldFor == nil && item.Status == "available" && f.OtherHold != nil {
 		// An item-level hold of someone else on exactly this copy.
@@ -229,7 +246,23 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 		reason = in.Override.Reason
 	}
 	// The loan, the item's new status and the audit entry in one statement.
-	err = s.auditWith(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+	// When nothing follows it (no hold to close, no transit to end), it
+	// goes with the COMMIT; a concurrent checkout of the item then fails
+	// there, mapped the same way.
+	last := heldFor == nil && f.OwnHold == nil && othersHold == nil && item.Status != "in_transit"
+	loanTaken := func(err error) error {
+		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
+			return errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
+		}
+		return nil
+	}
+	record := s.auditWith
+	if last {
+		record = func(ctx context.Context, e auditEntry, writes ...write) error {
+			return s.auditLast(ctx, e, loanTaken, writes...)
+		}
+	}
+	err = record(ctx, auditEntry{Action: "checkout", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": loan.DueAt, "rule_id": rule.ID, "barcode": item.Barcode}},
 		write{`INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, rule_id, status,
@@ -238,8 +271,8 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 			loan.RuleID, loan.Status, loan.CheckedOutAt, loan.DueAt, loan.RenewalsAllowed, loan.CreatedBy}},
 		itemState(item.ID, "checked_out", nil))
 	if err != nil {
-		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
-			return nil, errs.E(errs.Conflict, "item_not_available", "This item was just checked out at another desk.")
+		if m := loanTaken(err); m != nil {
+			return nil, m
 		}
 		return nil, fmt.Errorf("insert loan: %w", err)
 	}
@@ -316,11 +349,24 @@ func (s *Service) Checkin(ctx context.Context, in CheckinInput) (*CheckinResult,
 	if in.ItemID != nil {
 		id = *in.ItemID
 	}
-	item, err := s.catalog.LockItem(ctx, in.ItemBarcode, id)
+	// The item's lock and the checkin's facts in one round trip, in this
+	// order (see Checkout).
+	itemLock := s.catalog.ItemLock(in.ItemBarcode, id)
+	itemRef, bibRef := "CAST(@iid AS uuid)", "(SELECT bib_id FROM items WHERE id = @iid)"
+	if in.ItemBarcode != "" {
+		itemRef, bibRef = "(SELECT id FROM items WHERE barcode = @barcode)", "(SELECT bib_id FROM items WHERE barcode = @barcode)"
+	}
+	q := strings.NewReplacer("@item", itemRef, "@bib", bibRef).Replace(checkinFactsSQL)
+	sql, args := tenants.Positional(q, map[string]any{"barcode": in.ItemBarcode, "iid": id, "day": d.at.In(d.loc).Format(time.DateOnly)})
+	var cf checkinFacts
+	if err := tenants.Pipeline(ctx, itemLock.Step(), tenants.Step{SQL: sql, Args: args, Dest: &cf}); err != nil {
+		return nil, fmt.Errorf("checkin: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	return s.checkin(ctx, d, item)
+	return s.checkinWith(ctx, d, item, &cf)
 }
 
 // checkinFacts is everything a checkin needs beyond the item, read (and
@@ -362,6 +408,11 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 		"day": d.at.In(d.loc).Format(time.DateOnly)}).Scan(&cf).Error; err != nil {
 		return nil, fmt.Errorf("checkin facts: %w", err)
 	}
+	return s.checkinWith(ctx, d, item, &cf)
+}
+
+// checkinWith is checkin with its facts read.
+func (s *Service) checkinWith(ctx context.Context, d *desk, item *catalog.Item, cf *checkinFacts) (*CheckinResult, error) {
 	var settings Settings
 	if err := json.Unmarshal(cf.Settings, &settings); err != nil {
 		return nil, fmt.Errorf("circulation settings: %w", err)
@@ -369,7 +420,7 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 	res := &CheckinResult{}
 	// Where the item goes first: hold and transit routes write their own
 	// rows; the item's plain status change joins the statement below.
-	pending, err := s.route(ctx, d, item, &settings, &cf, res)
+	pending, err := s.route(ctx, d, item, &settings, cf, res)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +442,7 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 			return nil, err
 		}
 		res.Loan = loan.fill(s.now())
-	} else if err := s.auditWith(ctx, e, writes...); err != nil {
+	} else if err := s.auditLast(ctx, e, nil, writes...); err != nil {
 		return nil, err
 	}
 	res.Item.ID, res.Item.Barcode, res.Item.BranchID = item.ID, item.Barcode, item.BranchID
@@ -435,7 +486,14 @@ func (s *Service) closeLoan(ctx context.Context, d *desk, loan *Loan, item *cata
 	loan.Status, loan.ReturnedAt, loan.ReturnBranchID = LoanReturned, &d.at, &d.branch.ID
 	writes = append(writes, write{`UPDATE loans SET status = 'returned', returned_at = ?, return_branch_id = ? WHERE id = ?`,
 		[]any{d.at, d.branch.ID, loan.ID}})
-	if err := s.auditWith(ctx, *e, writes...); err != nil {
+	// With the COMMIT unless the history is anonymised right after.
+	record := s.auditLast
+	if forget {
+		record = func(ctx context.Context, e auditEntry, _ func(error) error, writes ...write) error {
+			return s.auditWith(ctx, e, writes...)
+		}
+	}
+	if err := record(ctx, *e, nil, writes...); err != nil {
 		return fmt.Errorf("close loan: %w", err)
 	}
 	if forget {
@@ -454,7 +512,7 @@ func (s *Service) loanPolicy(ctx context.Context, loan *Loan, known *tenants.Bra
 	b := known
 	if b == nil || b.ID != loan.BranchID {
 		var err error
-		if b, err = s.tenants.GetBranch(ctx, loan.BranchID); err != nil {
+		if b, err = s.tenants.DeskBranch(ctx, loan.BranchID); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -573,18 +631,47 @@ func (s *Service) Renew(ctx context.Context, loanID uuid.UUID, in RenewInput) (*
 	if err != nil {
 		return nil, err
 	}
-	item, err := s.catalog.LockItem(ctx, "", peek.ItemID)
+	// The item's lock, the loan's, the patron's and the facts in one round
+	// trip, in the desk's lock order (see Checkout); the patron is the one
+	// the loan named when peeked at, checked again below.
+	today := d.at.In(d.loc).Format(time.DateOnly)
+	itemLock := s.catalog.ItemLock("", peek.ItemID)
+	var loans []Loan
+	loanLock := tenants.Step{SQL: "SELECT * FROM loans WHERE id = $1 FOR UPDATE", Args: []any{loanID}, Dest: &loans}
+	var patronLock *patrons.DeskLockStep
+	f := &facts{}
+	steps := []tenants.Step{itemLock.Step(), loanLock}
+	if peek.PatronID != nil {
+		patronLock = s.patrons.DeskLock("", peek.PatronID, today)
+		steps = append(steps, patronLock.Step(), s.deskFactsStep(f, "", peek.PatronID, "", peek.ItemID, today))
+	}
+	if err := tenants.Pipeline(ctx, steps...); err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	item, err := itemLock.Item()
 	if err != nil {
 		return nil, err
 	}
-	return s.renew(ctx, db, d, item, loanID, in.Override)
+	loan, err := activeLoan(loans)
+	if err != nil {
+		return nil, err
+	}
+	if patronLock == nil || *loan.PatronID != *peek.PatronID {
+		// The loan changed hands since (patron records merged): the
+		// ordinary way, with its own reads.
+		return s.renew(ctx, db, d, item, loanID, in.Override)
+	}
+	pp, err := patronLock.Patron()
+	dp, err := patronFound("", pp, err)
+	if err != nil {
+		return nil, err
+	}
+	return s.renewWith(ctx, d, item, loan, dp, f, in.Override, true)
 }
 
-func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog.Item, loanID uuid.UUID, ov *Override) (*RenewResult, error) {
-	var loans []Loan
-	if err := db.Raw("SELECT * FROM loans WHERE id = ? FOR UPDATE", loanID).Scan(&loans).Error; err != nil {
-		return nil, fmt.Errorf("lock loan: %w", err)
-	}
+// activeLoan is the locked loan, refused unless it is active and has a
+// borrower.
+func activeLoan(loans []Loan) (*Loan, error) {
 	if len(loans) == 0 {
 		return nil, errs.NotFoundf("no loan with this id")
 	}
@@ -592,11 +679,34 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if loan.Status != LoanActive || loan.PatronID == nil {
 		return nil, errs.E(errs.Conflict, "loan_not_active", "This loan is "+loan.Status+" and cannot be renewed.")
 	}
+	return loan, nil
+}
+
+func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog.Item, loanID uuid.UUID, ov *Override) (*RenewResult, error) {
+	var loans []Loan
+	if err := db.Raw("SELECT * FROM loans WHERE id = ? FOR UPDATE", loanID).Scan(&loans).Error; err != nil {
+		return nil, fmt.Errorf("lock loan: %w", err)
+	}
+	loan, err := activeLoan(loans)
+	if err != nil {
+		return nil, err
+	}
 	today := d.at.In(d.loc).Format(time.DateOnly)
 	dp, err := s.lockPatron(ctx, "", loan.PatronID, today)
 	if err != nil {
 		return nil, err
 	}
+	f, err := s.loadFacts(ctx, dp.Patron.ID, &item.ID, &item.BibID, item.ItemType, today)
+	if err != nil {
+		return nil, err
+	}
+	return s.renewWith(ctx, d, item, loan, dp, f, ov, false)
+}
+
+// renewWith decides and records a renewal of the locked loan with the
+// locked patron and their facts. last sends the write with the COMMIT
+// (see auditLast): only for a renewal that is the whole request.
+func (s *Service) renewWith(ctx context.Context, d *desk, item *catalog.Item, loan *Loan, dp *patrons.DeskPatron, f *facts, ov *Override, last bool) (*RenewResult, error) {
 	p := dp.Patron
 	from, to := loan.DueAt, d.at
 	if to.Before(from) {
@@ -619,10 +729,6 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 				msg:     "It is too soon to renew: renewals open on " + opens.In(d.loc).Format("Mon 2 Jan 2006") + ".",
 				details: map[string]any{"renewable_from": opens}})
 		}
-	}
-	f, err := s.loadFacts(ctx, p.ID, &item.ID, &item.BibID, item.ItemType, today)
-	if err != nil {
-		return nil, err
 	}
 	// Holds of others on this title that no copy on the shelf can fill.
 	if f.Waiting > f.FreeCopies {
@@ -659,7 +765,13 @@ func (s *Service) renew(ctx context.Context, db *gorm.DB, d *desk, item *catalog
 	if ov != nil {
 		reason = ov.Reason
 	}
-	if err := s.auditWith(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
+	record := s.auditWith
+	if last {
+		record = func(ctx context.Context, e auditEntry, writes ...write) error {
+			return s.auditLast(ctx, e, nil, writes...)
+		}
+	}
+	if err := record(ctx, auditEntry{Action: "renew", BranchID: &d.branch.ID, PatronID: &p.ID, ItemID: &item.ID,
 		LoanID: &loan.ID, OverrideCodes: forced, OverrideReason: reason, At: d.at,
 		Details: map[string]any{"due_at": due, "renewals_used": loan.RenewalsUsed + 1}},
 		write{"UPDATE loans SET due_at = ?, renewals_used = renewals_used + 1, last_renewed_at = ? WHERE id = ?",

@@ -355,26 +355,46 @@ func (s *Service) auditWith(ctx context.Context, e auditEntry, writes ...write) 
 	if err != nil {
 		return err
 	}
-	q, aargs := s.auditSQL(ctx, e)
-	if len(writes) > 0 {
-		var b strings.Builder
-		var args []any
-		for i, w := range writes {
-			if i == 0 {
-				b.WriteString("WITH ")
-			} else {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "w%d AS (%s)", i, w.sql)
-			args = append(args, w.args...)
-		}
-		q = b.String() + " " + q
-		aargs = append(args, aargs...)
-	}
-	if err := db.Exec(q, aargs...).Error; err != nil {
+	q, args := s.auditStatement(ctx, e, writes)
+	if err := db.Exec(q, args...).Error; err != nil {
 		return fmt.Errorf("%s: %w", e.Action, err)
 	}
 	return nil
+}
+
+// auditLast is auditWith for the last statement of a desk operation: it
+// goes to the database with the COMMIT, one round trip fewer
+// (tenants.WriteLast). mapErr turns its failure into the operation's error.
+func (s *Service) auditLast(ctx context.Context, e auditEntry, mapErr func(error) error, writes ...write) error {
+	q, args := s.auditStatement(ctx, e, writes)
+	return tenants.WriteLast(ctx, q, args, func(err error) error {
+		if mapErr != nil {
+			if m := mapErr(err); m != nil {
+				return m
+			}
+		}
+		return fmt.Errorf("%s: %w", e.Action, err)
+	})
+}
+
+// auditStatement is the statement of auditWith.
+func (s *Service) auditStatement(ctx context.Context, e auditEntry, writes []write) (string, []any) {
+	q, aargs := s.auditSQL(ctx, e)
+	if len(writes) == 0 {
+		return q, aargs
+	}
+	var b strings.Builder
+	var args []any
+	for i, w := range writes {
+		if i == 0 {
+			b.WriteString("WITH ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "w%d AS (%s)", i, w.sql)
+		args = append(args, w.args...)
+	}
+	return b.String() + " " + q, append(args, aargs...)
 }
 
 // itemState is catalog's item status update as a write.

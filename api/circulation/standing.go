@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 
 	"github.com/google/uuid"
 
@@ -14,26 +15,37 @@ import (
 // factsSQL reads, in one round trip, everything the desk checks about a
 // patron (open, overdue, lost and claimed loans, open holds, balance, open
 // loans per item type) and, when @item is given, about the item (is its
-// type loanable, does another patron hold exactly this copy).
-const factsSQL = `WITH l AS (SELECT status, due_at, item_type FROM loans WHERE patron_id = @p AND status <> 'returned')
-SELECT
-  (SELECT count(*) FROM l) AS loans,
-  (SELECT count(*) FROM l WHERE status = 'active' AND due_at < @now) AS overdue,
-  (SELECT count(*) FROM l WHERE status = 'lost') AS lost,
-  (SELECT count(*) FROM l WHERE status = 'claims_returned') AS claims_returned,
-  (SELECT COALESCE(json_object_agg(item_type, n), '{}') FROM (SELECT item_type, count(*) AS n FROM l GROUP BY item_type) t) AS by_type,
-  (SELECT count(*) FROM holds WHERE patron_id = @p AND status IN ('pending', 'in_transit', 'waiting')) AS holds,
+// type loanable, does another patron hold exactly this copy, who waits for
+// the title). The patron's open loans are read once and counted with
+// FILTER: every subquery is plan nodes the executor sets up on each
+// checkout, and that setup was a good part of the desk's database time.
+// The holds stay separate subqueries, each on its own index: an OR across
+// copy and title made the planner scan the library's holds (the count of
+// those waiting is therefore two counts, item-level and title-level). The
+// ids come in once, through k, and every subquery refers to k.
+const factsSQL = `SELECT l.loans, l.overdue, l.lost, l.claims_returned, l.by_type,
+  (SELECT count(*) FROM holds WHERE patron_id = k.p AND status IN ('pending', 'in_transit', 'waiting')) AS holds,
   (SELECT COALESCE(sum(CASE WHEN kind IN ('charge', 'refund') THEN amount ELSE -amount END), 0)
-     FROM fee_entries WHERE patron_id = @p) AS balance,
+     FROM fee_entries WHERE patron_id = k.p) AS balance,
   (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency,
-  COALESCE((SELECT loanable FROM item_types WHERE code = @type), true) AS loanable,
-  (SELECT id FROM holds WHERE item_id = @item AND status = 'pending' AND patron_id <> @p
-     AND (suspended_until IS NULL OR suspended_until <= @day) LIMIT 1) AS other_hold,
-  (SELECT id FROM holds WHERE patron_id = @p AND status = 'pending' AND (item_id = @item OR (item_id IS NULL AND bib_id = @bib))
+  COALESCE((SELECT loanable FROM item_types WHERE code = k.typ), true) AS loanable,
+  (SELECT id FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
+     AND (suspended_until IS NULL OR suspended_until <= k.day) LIMIT 1) AS other_hold,
+  (SELECT id FROM holds WHERE patron_id = k.p AND status = 'pending' AND (item_id = k.item OR (item_id IS NULL AND bib_id = k.bib))
      ORDER BY requested_at LIMIT 1) AS own_hold,
-  (SELECT count(*) FROM holds WHERE status = 'pending' AND patron_id <> @p AND (item_id = @item OR (item_id IS NULL AND bib_id = @bib))
-     AND (suspended_until IS NULL OR suspended_until <= @day) AND (not_needed_after IS NULL OR not_needed_after >= @day)) AS waiting,
-  (SELECT count(*) FROM items WHERE bib_id = @bib AND status = 'available') AS free_copies`
+  (SELECT count(*) FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
+     AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day))
+  + (SELECT count(*) FROM holds WHERE bib_id = k.bib AND item_id IS NULL AND status = 'pending' AND patron_id <> k.p
+     AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day)) AS waiting,
+  (SELECT count(*) FROM items WHERE bib_id = k.bib AND status = 'available') AS free_copies
+FROM (SELECT CAST(@p AS uuid) AS p, CAST(@item AS uuid) AS item, CAST(@bib AS uuid) AS bib, CAST(@type AS text) AS typ,
+    CAST(@day AS date) AS day) k,
+ LATERAL (SELECT count(*) AS loans,
+    count(*) FILTER (WHERE status = 'active' AND due_at < @now) AS overdue,
+    count(*) FILTER (WHERE status = 'lost') AS lost,
+    count(*) FILTER (WHERE status = 'claims_returned') AS claims_returned,
+    COALESCE(json_agg(item_type), '[]') AS by_type
+  FROM loans WHERE patron_id = k.p AND status <> 'returned') l`
 
 // facts is the result of factsSQL.
 type facts struct {
@@ -59,8 +71,13 @@ func (f *facts) loansOf(itemType *string) int {
 		return f.Loans
 	}
 	if f.loansByType == nil {
+		// by_type lists the item type of each open loan.
+		var types []string
+		json.Unmarshal(f.ByType, &types)
 		f.loansByType = map[string]int{}
-		json.Unmarshal(f.ByType, &f.loansByType)
+		for _, t := range types {
+			f.loansByType[t]++
+		}
 	}
 	return f.loansByType[*itemType]
 }
@@ -81,6 +98,31 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 		return nil, fmt.Errorf("patron standing: %w", err)
 	}
 	return &f, nil
+}
+
+var factsRefs = regexp.MustCompile(`@(p|item|bib|type)\b`)
+
+// deskFactsStep is loadFacts as a step of the desk's pipeline, where the
+// patron (by card or id) and the item (by barcode or id) are not loaded
+// yet: the statement finds them itself. It runs after the steps that lock
+// them, so it reads with their locks held, as loadFacts would.
+func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode string, itemID uuid.UUID, day string) tenants.Step {
+	patron := "(SELECT id FROM patrons WHERE card_number = @card)"
+	if card == "" {
+		patron = "CAST(@pid AS uuid)"
+	}
+	item := "items WHERE barcode = @barcode"
+	if barcode == "" {
+		item = "items WHERE id = @iid"
+	}
+	subst := map[string]string{"@p": patron,
+		"@item": "(SELECT id FROM " + item + ")",
+		"@bib":  "(SELECT bib_id FROM " + item + ")",
+		"@type": "(SELECT item_type FROM " + item + ")"}
+	q := factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] })
+	sql, args := tenants.Positional(q, map[string]any{"card": card, "pid": patronID, "barcode": barcode, "iid": itemID,
+		"now": s.now(), "day": day})
+	return tenants.Step{SQL: sql, Args: args, Dest: dest}
 }
 
 // Standing counts what decides a patron's automatic blocks.

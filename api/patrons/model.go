@@ -239,15 +239,17 @@ func (d *DeskPatron) Blocks(st AccountStanding) []Block {
 // like Lock, and reads the category and the manual blocks in force on day
 // (YYYY-MM-DD, the desk's local date) in the same statement.
 func (s *Service) LockForDesk(ctx context.Context, card string, id *uuid.UUID, day string) (*DeskPatron, error) {
-	db, err := tenants.DB(ctx)
-	if err != nil {
-		return nil, err
+	l := s.DeskLock(card, id, day)
+	if err := tenants.Pipeline(ctx, l.Step()); err != nil {
+		return nil, fmt.Errorf("lock patron: %w", err)
 	}
-	where, arg := "p.card_number = @key", any(card)
-	if card == "" && id != nil {
-		where, arg = "p.id = @key", *id
-	}
-	var row struct {
+	return l.Patron()
+}
+
+// DeskLockStep is LockForDesk as a step of a tenants.Pipeline: Step goes
+// into the pipeline, Patron reads the result after it ran.
+type DeskLockStep struct {
+	row struct {
 		Patron         `gorm:"embedded"`
 		CatCode        *string
 		CatName        string
@@ -261,20 +263,39 @@ func (s *Service) LockForDesk(ctx context.Context, card string, id *uuid.UUID, d
 		CatMaxAge      *int
 		CatEnrolMonths *int
 	}
-	r := db.Raw(`SELECT p.*, c.code AS cat_code, c.name AS cat_name, c.max_loans AS cat_max_loans, c.max_holds AS cat_max_holds,
+	n    int64
+	day  string
+	step tenants.Step
+}
+
+// DeskLock prepares LockForDesk for a pipeline.
+func (s *Service) DeskLock(card string, id *uuid.UUID, day string) *DeskLockStep {
+	l := &DeskLockStep{day: day}
+	where, arg := "p.card_number = $1", any(card)
+	if card == "" && id != nil {
+		where, arg = "p.id = $1", *id
+	}
+	l.step = tenants.Step{SQL: `SELECT p.*, c.code AS cat_code, c.name AS cat_name, c.max_loans AS cat_max_loans, c.max_holds AS cat_max_holds,
   c.fine_threshold AS cat_fine_thresh, c.max_overdue AS cat_max_overdue, c.max_lost AS cat_max_lost,
   c.min_age AS cat_min_age, c.max_age AS cat_max_age, c.enrolment_months AS cat_enrol_months,
   (SELECT json_agg(b ORDER BY b.created_at) FROM patron_blocks b WHERE b.patron_id = p.id AND b.lifted_at IS NULL
-     AND (b.ends_on IS NULL OR b.ends_on >= CAST(@day AS date))) AS manual
+     AND (b.ends_on IS NULL OR b.ends_on >= CAST($2 AS date))) AS manual
 FROM patrons p LEFT JOIN patron_categories c ON c.code = p.category
-WHERE `+where+` FOR NO KEY UPDATE OF p`, map[string]any{"key": arg, "day": day}).Scan(&row)
-	if r.Error != nil {
-		return nil, fmt.Errorf("lock patron: %w", r.Error)
-	}
-	if r.RowsAffected == 0 {
+WHERE ` + where + ` FOR NO KEY UPDATE OF p`, Args: []any{arg, day}, Dest: &l.row, Rows: &l.n}
+	return l
+}
+
+// Step is the statement.
+func (l *DeskLockStep) Step() tenants.Step { return l.step }
+
+// Patron is the locked patron with their category and manual blocks, or a
+// NotFound error.
+func (l *DeskLockStep) Patron() (*DeskPatron, error) {
+	if l.n == 0 {
 		return nil, errs.E(errs.NotFound, "patron_not_found", "no patron with this card number or id")
 	}
-	d := &DeskPatron{Patron: row.Patron.fill(), day: day}
+	row := &l.row
+	d := &DeskPatron{Patron: row.Patron.fill(), day: l.day}
 	if row.CatCode != nil {
 		d.Category = &Category{Code: *row.CatCode, Name: row.CatName, MaxLoans: row.CatMaxLoans, MaxHolds: row.CatMaxHolds,
 			FineThreshold: row.CatFineThresh, MaxOverdue: row.CatMaxOverdue, MaxLost: row.CatMaxLost,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -63,9 +62,13 @@ func (s *Service) DeskPolicy(ctx context.Context, ref RuleRef, b *tenants.Branch
 			return nil, nil, err
 		}
 	}
+	first, last := from.AddDate(0, 0, -1).Format(time.DateOnly), to.AddDate(0, 0, maxShift+1).Format(time.DateOnly)
+	if r, cal, ok, err := s.cachedDeskPolicy(ctx, ref, b, path, first, last); ok || err != nil {
+		return r, cal, err
+	}
 	cal, ancestors := calendarBase(b)
 	args := map[string]any{"path": tenants.UUIDs(b.Path), "ancestors": tenants.UUIDs(ancestors),
-		"first": from.AddDate(0, 0, -1).Format(time.DateOnly), "last": to.AddDate(0, 0, maxShift+1).Format(time.DateOnly),
+		"first": first, "last": last,
 		"rpath": tenants.UUIDs(path), "category": ref.Subject.PatronCategory, "type": ref.Subject.ItemType}
 	// The rule: by id when given (and still there), else by precedence.
 	byID := "false"
@@ -92,11 +95,7 @@ FROM (SELECT 1) one LEFT JOIN LATERAL (
 		return nil, nil, err
 	}
 	if !row.Found {
-		subj := ref.Subject
-		return nil, nil, errs.E(errs.Invalid, "no_rule", fmt.Sprintf(
-			"no circulation rule matches patron category %q and item type %q at this branch; add a fallback rule",
-			subj.PatronCategory, subj.ItemType)).
-			WithDetails(map[string]any{"branch_id": subj.BranchID, "patron_category": subj.PatronCategory, "item_type": subj.ItemType})
+		return nil, nil, noRule(ref.Subject)
 	}
 	r := row.Rule
 	return r.fill(), cal, nil
@@ -120,35 +119,46 @@ func calendarBase(b *tenants.Branch) (*Calendar, []uuid.UUID) {
 	return cal, nil
 }
 
+// ancestorHours is one ancestor's weekly hours in the desk statement.
+type ancestorHours struct {
+	ID    uuid.UUID            `json:"id"`
+	Hours tenants.OpeningHours `json:"hours"`
+}
+
+// closedRow is one closed day in the desk statement.
+type closedRow struct {
+	BranchID *uuid.UUID `json:"branch_id"`
+	Day      string     `json:"day"`
+	Name     string     `json:"name"`
+}
+
 // load fills the calendar from the JSON columns of the desk statement.
-func (cal *Calendar) load(b *tenants.Branch, ancestorHours, closed []byte) error {
-	if len(ancestorHours) > 0 {
-		var anc []struct {
-			ID    uuid.UUID            `json:"id"`
-			Hours tenants.OpeningHours `json:"hours"`
-		}
-		if err := json.Unmarshal(ancestorHours, &anc); err != nil {
+func (cal *Calendar) load(b *tenants.Branch, ancestorsJSON, closedJSON []byte) error {
+	var anc []ancestorHours
+	if len(ancestorsJSON) > 0 {
+		if err := json.Unmarshal(ancestorsJSON, &anc); err != nil {
 			return fmt.Errorf("ancestor hours: %w", err)
 		}
-		// The nearest ancestor with hours wins.
-		for i := len(b.Path) - 2; i >= 0 && cal.weekly == nil; i-- {
-			for _, a := range anc {
-				if a.ID == b.Path[i] && hasHours(a.Hours) {
-					cal.weekly, cal.hoursSource = a.Hours, &a.ID
-				}
-			}
+	}
+	var rows []closedRow
+	if len(closedJSON) > 0 {
+		if err := json.Unmarshal(closedJSON, &rows); err != nil {
+			return fmt.Errorf("closed days: %w", err)
 		}
 	}
-	if len(closed) == 0 {
-		return nil
-	}
-	var rows []struct {
-		BranchID *uuid.UUID `json:"branch_id"`
-		Day      string     `json:"day"`
-		Name     string     `json:"name"`
-	}
-	if err := json.Unmarshal(closed, &rows); err != nil {
-		return fmt.Errorf("closed days: %w", err)
+	cal.fill(b, anc, rows)
+	return nil
+}
+
+// fill sets the calendar's weekly hours from the nearest ancestor that has
+// some (when b has none) and its closed days from rows.
+func (cal *Calendar) fill(b *tenants.Branch, anc []ancestorHours, rows []closedRow) {
+	for i := len(b.Path) - 2; i >= 0 && cal.weekly == nil; i-- {
+		for _, a := range anc {
+			if a.ID == b.Path[i] && hasHours(a.Hours) {
+				cal.weekly, cal.hoursSource = a.Hours, &a.ID
+			}
+		}
 	}
 	// Several rows on one date: the nearest unit's name wins.
 	depth := map[string]int{}
@@ -161,5 +171,4 @@ func (cal *Calendar) load(b *tenants.Branch, ancestorHours, closed []byte) error
 			depth[r.Day], cal.closed[r.Day] = d, r.Name
 		}
 	}
-	return nil
 }

@@ -60,10 +60,7 @@ func (s *Service) Resolve(ctx context.Context, subj Subject) (*Rule, error) {
 		return nil, fmt.Errorf("resolve rule: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return nil, errs.E(errs.Invalid, "no_rule", fmt.Sprintf(
-			"no circulation rule matches patron category %q and item type %q at this branch; add a fallback rule",
-			subj.PatronCategory, subj.ItemType)).
-			WithDetails(map[string]any{"branch_id": subj.BranchID, "patron_category": subj.PatronCategory, "item_type": subj.ItemType})
+		return nil, noRule(subj)
 	}
 	return r.fill(), nil
 }
