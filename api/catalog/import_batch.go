@@ -374,12 +374,7 @@ func (s *Service) importBatch(ctx context.Context, tx *gorm.DB, st *batchStage, 
 		if err := insertBibs(ctx, tx, rows); err != nil {
 			return err
 		}
-		if len(items) > 0 {
-			if err := tx.Omit("Price").CreateInBatches(items, 500).Error; err != nil {
-				return err
-			}
-		}
-		return nil
+		return insertItems(ctx, tx, items)
 	})
 	if plan.bulkErr != nil {
 		var pe *errs.Error
@@ -425,20 +420,26 @@ func (s *Service) finishBatch(ctx context.Context, tx *gorm.DB, st *batchStage, 
 	return d, jerrs, nil
 }
 
-// bibInsertColumns are the columns insertBibs fills (created_at and
-// updated_at take their default, the transaction's time).
-var bibInsertColumns = []string{"tenant_id", "id", "marc", "title", "title_sort", "responsibility", "authors",
-	"author_sort", "subjects", "isbns", "issns", "lccn", "oclc", "publisher", "pub_year", "edition", "language",
-	"format", "series", "notes", "call_number", "call_number_sort", "match_key"}
+// bibInsertColumns and itemInsertColumns are the columns an import fills
+// (created_at and updated_at take their default, the transaction's time).
+var (
+	bibInsertColumns = []string{"tenant_id", "id", "marc", "title", "title_sort", "responsibility", "authors",
+		"author_sort", "subjects", "isbns", "issns", "lccn", "oclc", "publisher", "pub_year", "edition", "language",
+		"format", "series", "notes", "call_number", "call_number_sort", "match_key"}
+	itemInsertColumns = []string{"tenant_id", "id", "bib_id", "barcode", "branch_id", "location", "call_number",
+		"call_number_sort", "item_type", "price_amount", "price_currency", "status", "acquired_on", "notes"}
+)
 
-// bibsPerInsert is how many records one INSERT of an import carries.
-const bibsPerInsert = 250
+// rowsPerInsert is how many rows one INSERT of an import carries.
+const rowsPerInsert = 250
 
-// insertBibs inserts rows with multi-row INSERTs sent straight through the
-// transaction's connection, each array as a []string that pgx encodes as
-// it is. GORM's CreateInBatches handed pgx each array as the text literal
-// of tenants.Strings' Value, which pgx parsed back into an array to encode
-// it: with GORM's own reflection, a quarter of the import's Go time.
+// insertBibs and insertItems insert an import's rows with multi-row INSERTs
+// sent straight through the transaction's connection, with values of the
+// types pgx encodes as they are: ids as [16]byte, arrays as []string. GORM's
+// CreateInBatches handed pgx uuid.UUID and tenants.Strings, whose
+// driver.Valuer text pgx parsed back to encode it (an encoding error built
+// and dropped for every id on the way): with GORM's own reflection, a
+// quarter of the import's Go time.
 func insertBibs(ctx context.Context, tx *gorm.DB, rows []*bibRow) error {
 	arr := func(s []string) []string { // NOT NULL DEFAULT '{}': nil would be NULL
 		if s == nil {
@@ -446,13 +447,32 @@ func insertBibs(ctx context.Context, tx *gorm.DB, rows []*bibRow) error {
 		}
 		return s
 	}
-	cols := len(bibInsertColumns)
-	for len(rows) > 0 {
-		n := min(len(rows), bibsPerInsert)
+	return insertRows(ctx, tx, "bibs", bibInsertColumns, len(rows), func(i int, args []any) []any {
+		r := rows[i]
+		return append(args, [16]byte(r.TenantID), [16]byte(r.ID), r.Marc, r.Title, r.TitleSort, r.Responsibility,
+			arr(r.Authors), r.AuthorSort, arr(r.Subjects), arr(r.ISBNs), arr(r.ISSNs), r.LCCN, r.OCLC, r.Publisher,
+			r.PubYear, r.Edition, r.Language, r.Format, arr(r.Series), r.Notes, r.CallNumber, r.CallNumberSort, r.MatchKey)
+	})
+}
+
+func insertItems(ctx context.Context, tx *gorm.DB, items []Item) error {
+	return insertRows(ctx, tx, "items", itemInsertColumns, len(items), func(i int, args []any) []any {
+		it := &items[i]
+		return append(args, [16]byte(it.TenantID), [16]byte(it.ID), [16]byte(it.BibID), it.Barcode,
+			[16]byte(it.BranchID), it.Location, it.CallNumber, it.CallNumberSort, it.ItemType, it.PriceAmount,
+			it.PriceCurrency, it.Status, it.AcquiredOn, it.Notes)
+	})
+}
+
+// insertRows inserts n rows into table, rowsPerInsert a statement; row
+// appends the values of row i, in the order of cols.
+func insertRows(ctx context.Context, tx *gorm.DB, table string, cols []string, n int, row func(i int, args []any) []any) error {
+	for done := 0; done < n; {
+		k := min(n-done, rowsPerInsert)
 		var q strings.Builder
-		q.WriteString("INSERT INTO bibs (" + strings.Join(bibInsertColumns, ", ") + ") VALUES ")
-		args := make([]any, 0, n*cols)
-		for i, r := range rows[:n] {
+		q.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		args := make([]any, 0, k*len(cols))
+		for i := range k {
 			if i > 0 {
 				q.WriteByte(',')
 			}
@@ -460,18 +480,16 @@ func insertBibs(ctx context.Context, tx *gorm.DB, rows []*bibRow) error {
 			for j := range cols {
 				q.WriteByte(sep)
 				q.WriteByte('$')
-				q.WriteString(strconv.Itoa(i*cols + j + 1))
+				q.WriteString(strconv.Itoa(i*len(cols) + j + 1))
 				sep = ','
 			}
 			q.WriteByte(')')
-			args = append(args, r.TenantID, r.ID, r.Marc, r.Title, r.TitleSort, r.Responsibility, arr(r.Authors),
-				r.AuthorSort, arr(r.Subjects), arr(r.ISBNs), arr(r.ISSNs), r.LCCN, r.OCLC, r.Publisher, r.PubYear,
-				r.Edition, r.Language, r.Format, arr(r.Series), r.Notes, r.CallNumber, r.CallNumberSort, r.MatchKey)
+			args = row(done+i, args)
 		}
 		if _, err := tx.Statement.ConnPool.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}
-		rows = rows[n:]
+		done += k
 	}
 	return nil
 }
