@@ -333,6 +333,7 @@ func (s *Service) ImportStream(ctx context.Context, tenantID uuid.UUID, job *Job
 		st := inflight[0]
 		<-st.done
 		inflight = inflight[1:]
+		st.preds = nil // else each batch would keep every batch before it alive
 		switch {
 		case st.err == nil:
 			job.Processed += len(st.batch)
@@ -392,6 +393,13 @@ var importWorkers = 2
 func (s *Service) runStage(ctx context.Context, tenantID uuid.UUID, job *Job, opt ImportOptions, st *batchStage) {
 	defer close(st.done)
 	defer closeOnce(st.matched)
+	defer func() {
+		// A panic here would end the process: no caller's recover sees
+		// this goroutine. It fails the import instead.
+		if r := recover(); r != nil {
+			st.err = fmt.Errorf("import batch panicked: %v", r)
+		}
+	}()
 	st.err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
 		// A first import fills an empty catalogue faster than autovacuum
 		// analyses it: generic plans cached while bibs was nearly empty (the
