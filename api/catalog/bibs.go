@@ -96,7 +96,9 @@ type bibRow struct {
 func (bibRow) TableName() string { return "bibs" }
 
 func rowFrom(tenant, id uuid.UUID, rec *marc.Record, f Fields) (*bibRow, error) {
-	raw, err := json.Marshal(rec)
+	// EncodeJSON, not json.Marshal: that would run the encoder's output
+	// through a second, validating pass (a tenth of an import's Go time).
+	raw, err := marc.EncodeJSON(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode marc: %w", err)
 	}

@@ -312,47 +312,145 @@ func (s *Service) ImportStream(ctx context.Context, tenantID uuid.UUID, job *Job
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 	go readBatches(readCtx, rd, tenantID, job.Processed, batches)
-	for rb := range batches {
-		if rb.err != nil {
-			return fmt.Errorf("read import %s: %w", job.ID, rb.err)
-		}
-		batch := rb.batch
-		err := s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
-			// A first import fills an empty catalogue faster than autovacuum
-			// analyses it: generic plans cached while bibs was empty (the
-			// foreign-key checks of items and headings among them) would
-			// keep scanning the whole, growing table. Custom plans see its
-			// real size each time.
-			if err := tx.Exec(`SET LOCAL plan_cache_mode = force_custom_plan`).Error; err != nil {
-				return err
+
+	// importWorkers batches are saved at once (see batchStage). An overlay
+	// updates records the catalogue already has: two batches could overlay
+	// the same one and wait on each other's row lock, so overlays go one
+	// batch at a time.
+	workers := importWorkers
+	if opt.Match == DupOverlay {
+		workers = 1
+	}
+	var (
+		inflight []*batchStage // in file order
+		redo     [][]pending   // batches rolled back to run again, in file order
+		failure  error
+		eof      bool
+		drain    bool // let every batch in flight end before the next starts
+	)
+	// end waits for the oldest batch in flight and takes its outcome.
+	end := func() {
+		st := inflight[0]
+		<-st.done
+		inflight = inflight[1:]
+		st.preds = nil // else each batch would keep every batch before it alive
+		switch {
+		case st.err == nil:
+			job.Processed += len(st.batch)
+			if progress != nil {
+				progress(job)
 			}
-			p, err := s.importPrincipal(ctx, job)
-			if err != nil {
-				return err
-			}
-			ctx = tenants.WithPrincipal(ctx, p)
-			d, jerrs, err := s.importBatch(ctx, tx, batch, opt)
-			if err != nil {
-				return err
-			}
-			errJSON, _ := json.Marshal(jerrs)
-			if jerrs == nil {
-				errJSON = []byte("[]")
-			}
-			return tx.Exec(`UPDATE jobs SET processed = processed + ?, created = created + ?, updated = updated + ?,
-				skipped = skipped + ?, failed = failed + ?, updated_at = now(),
-				errors = CASE WHEN jsonb_array_length(errors) < ? THEN errors || ?::jsonb ELSE errors END
-				WHERE id = ?`, len(batch), d.created, d.updated, d.skipped, d.failed, maxJobErrors, string(errJSON), job.ID).Error
-		})
-		if err != nil {
-			return fmt.Errorf("import batch of job %s: %w", job.ID, err)
-		}
-		job.Processed += len(batch)
-		if progress != nil {
-			progress(job)
+			drain = drain || st.restartAfter
+		case errors.Is(st.err, errRestart):
+			s.log.Info("import batch starts again after the one before it went in record by record", "job", job.ID,
+				"first_record", st.batch[0].n)
+			redo = append(redo, st.batch)
+		case errors.Is(st.err, errAborted):
+		case failure == nil:
+			failure = fmt.Errorf("import batch of job %s: %w", job.ID, st.err)
 		}
 	}
+	for {
+		for len(inflight) > 0 && (len(inflight) >= workers || drain || failure != nil || (eof && len(redo) == 0)) {
+			end()
+		}
+		drain = false
+		if failure != nil || (eof && len(redo) == 0) {
+			break
+		}
+		var batch []pending
+		if len(redo) > 0 {
+			batch, redo = redo[0], redo[1:]
+		} else {
+			rb, ok := <-batches
+			if !ok {
+				eof = true
+				continue
+			}
+			if rb.err != nil {
+				failure = fmt.Errorf("read import %s: %w", job.ID, rb.err)
+				continue
+			}
+			batch = rb.batch
+		}
+		st := newBatchStage(batch, inflight)
+		inflight = append(inflight, st)
+		go s.runStage(ctx, tenantID, job, opt, st)
+	}
+	if failure != nil {
+		return failure
+	}
 	return s.finishJob(ctx, tenantID, job, "")
+}
+
+// importWorkers is how many batches of an import are saved at once: one
+// PostgreSQL backend per core of the two-core machines Stacks is sized for.
+// (A variable so that tests compare the outcome with one at a time.)
+var importWorkers = 2
+
+// runStage saves one batch in its own transaction (see batchStage) and
+// closes st.done with the outcome.
+func (s *Service) runStage(ctx context.Context, tenantID uuid.UUID, job *Job, opt ImportOptions, st *batchStage) {
+	defer close(st.done)
+	defer closeOnce(st.matched)
+	defer func() {
+		// A panic here would end the process: no caller's recover sees
+		// this goroutine. It fails the import instead.
+		if r := recover(); r != nil {
+			st.err = fmt.Errorf("import batch panicked: %v", r)
+		}
+	}()
+	st.err = s.pool.Tx(ctx, tenantID, func(ctx context.Context, tx *gorm.DB) error {
+		// A first import fills an empty catalogue faster than autovacuum
+		// analyses it: generic plans cached while bibs was nearly empty (the
+		// foreign-key checks of items and headings among them, which a
+		// backend keeps until bibs changes) can pick any index that leads
+		// with tenant_id and then scan the whole, growing catalogue on
+		// every check. DISCARD PLANS drops them: this batch's checks are
+		// planned after its records are in, when bibs's real size makes
+		// the primary key the cheap path. (Custom plans for everything were
+		// the earlier cure: planning each foreign-key check of each row
+		// took a sixth of the backend's time.) Search words wait for
+		// finishBatch: batches in flight side by side would otherwise wait
+		// on each other's new words.
+		if err := tx.Exec(`DISCARD PLANS; SELECT app.search_words_deferred(true)`).Error; err != nil {
+			return err
+		}
+		p, err := s.importPrincipal(ctx, job)
+		if err != nil {
+			return err
+		}
+		ctx = tenants.WithPrincipal(ctx, p)
+		plan, err := s.importBatch(ctx, tx, st, opt)
+		if err != nil {
+			return err
+		}
+		// Commit in file order: a job resumes after the records it counts as
+		// processed, and the job's row is written by one batch at a time.
+		if prev := st.prev(); prev != nil {
+			if err := wait(ctx, prev.done); err != nil {
+				return err
+			}
+			switch {
+			case errors.Is(prev.err, errRestart) || (prev.err == nil && prev.restartAfter):
+				return errRestart
+			case prev.err != nil:
+				return errAborted
+			}
+		}
+		d, jerrs, err := s.finishBatch(ctx, tx, st, plan, opt)
+		if err != nil {
+			return err
+		}
+		errJSON, _ := json.Marshal(jerrs)
+		if jerrs == nil {
+			errJSON = []byte("[]")
+		}
+		return tx.Exec(`UPDATE jobs SET processed = processed + ?, created = created + ?, updated = updated + ?,
+			skipped = skipped + ?, failed = failed + ?, updated_at = now(),
+			errors = CASE WHEN jsonb_array_length(errors) < ? THEN errors || ?::jsonb ELSE errors END
+			WHERE id = ?`, len(st.batch), d.created, d.updated, d.skipped, d.failed, maxJobErrors, string(errJSON), job.ID).Error
+	})
 }
 
 // readBatch is a batch of records ready for importBatch, or the error that

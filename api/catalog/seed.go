@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/google/uuid"
 	"gorm.io/gorm"
@@ -25,7 +27,8 @@ func (s *Service) SeedDemo(ctx context.Context, tenantID uuid.UUID, branchCodes 
 	if err != nil || n > 0 || len(branchCodes) == 0 {
 		return 0, err
 	}
-	// Give each record 852 holdings, then import it like any file.
+	// Give each record Koha 952 holdings (the item fields 852 lacks: item
+	// type and shelving location), then import it like any file.
 	var buf bytes.Buffer
 	w := marc.NewWriter(&buf)
 	rd := marc.NewReader(bytes.NewReader(demodata.MARC), marc.ReadOptions{})
@@ -38,22 +41,19 @@ func (s *Service) SeedDemo(ctx context.Context, tenantID uuid.UUID, branchCodes 
 		if err != nil {
 			return 0, fmt.Errorf("demo catalogue: %w", err)
 		}
-		cn := Extract(rec).CallNumber
-		rec.Fields = slices.DeleteFunc(rec.Fields, func(f marc.Field) bool { return f.Tag == "852" })
+		rec.Fields = slices.DeleteFunc(rec.Fields, func(f marc.Field) bool { return f.Tag == "952" })
+		itemType, location, cn := demoShelving(Extract(rec))
 		for c := 0; c < 1+i%3; c++ {
 			barcode++
-			f := marc.Field{Tag: "852", Ind1: ' ', Ind2: ' ', Subfields: []marc.Subfield{
-				{Code: 'b', Value: branchCodes[(i+c)%len(branchCodes)]}, {Code: 'p', Value: fmt.Sprintf("3900000%05d", barcode)}}}
-			if cn != "" {
-				f.Subfields = append(f.Subfields, marc.Subfield{Code: 'h', Value: cn})
-			}
-			rec.Fields = append(rec.Fields, f)
+			rec.Fields = append(rec.Fields, marc.Field{Tag: "952", Ind1: ' ', Ind2: ' ', Subfields: []marc.Subfield{
+				{Code: 'a', Value: branchCodes[(i+c)%len(branchCodes)]}, {Code: 'c', Value: location},
+				{Code: 'o', Value: cn}, {Code: 'p', Value: fmt.Sprintf("3900000%05d", barcode)}, {Code: 'y', Value: itemType}}})
 		}
 		if err := w.Write(rec); err != nil {
 			return 0, fmt.Errorf("demo catalogue: %w", err)
 		}
 	}
-	job, err := s.StartLocalImport(ctx, tenantID, ImportOptions{Match: DupAdd, ItemsFrom: "852", Filename: "demo catalogue"})
+	job, err := s.StartLocalImport(ctx, tenantID, ImportOptions{Match: DupAdd, ItemsFrom: "952", Filename: "demo catalogue"})
 	if err != nil {
 		return 0, err
 	}
@@ -61,4 +61,43 @@ func (s *Service) SeedDemo(ctx context.Context, tenantID uuid.UUID, branchCodes 
 		return 0, err
 	}
 	return job.Created, nil
+}
+
+// demoLocations are the shelving locations of the demo items by format;
+// printed books and anything else go to the general collection.
+var demoLocations = map[string]string{FormatSerial: "Periodicals", FormatVideo: "Media", FormatMusic: "Media",
+	FormatAudiobook: "Media", FormatMap: "Maps", FormatScore: "Music scores", FormatImage: "Special collections",
+	FormatManuscript: "Special collections", FormatKit: "Special collections", FormatObject: "Special collections"}
+
+// demoShelving gives a demo record's item type, shelving location and call
+// number. The call number is the record's own (050/082/090/092, or the
+// shelf number LoC gave a sound recording or photograph) when it has one;
+// otherwise a local shelf mark as public libraries make them, the item type
+// and the first word of the main entry ("CD DYLAN", "BOOK ILINA").
+func demoShelving(f Fields) (itemType, location, callNumber string) {
+	itemType = genItemTypes[f.Format]
+	if itemType == "" {
+		itemType = f.Format
+	}
+	location = demoLocations[f.Format]
+	if location == "" {
+		location = "General collection"
+	}
+	if f.CallNumber != "" {
+		return itemType, location, f.CallNumber
+	}
+	entry := f.TitleSort
+	if len(f.Authors) > 0 {
+		entry = Fold(f.Authors[0])
+	}
+	word, _, _ := strings.Cut(strings.TrimSpace(strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return r
+		}
+		return ' '
+	}, entry)), " ")
+	if r := []rune(word); len(r) > 10 {
+		word = string(r[:10])
+	}
+	return itemType, location, strings.ToUpper(itemType + " " + word)
 }
