@@ -110,6 +110,13 @@ func (e sqlExpr) toSQL() sqlExpr {
 	return e
 }
 
+// A search condition runs on bib_search (relevance, facets; migration
+// 0021) or, through onBibs, on bibs (title, author and date order), so
+// besides the search vector it names only columns both tables have (id and
+// the facet values); identifiers, which only bibs keeps with their indexes,
+// are looked up there by id.
+const isbnSQL = "id IN (SELECT id FROM bibs WHERE isbns @> ARRAY[?]::text[])"
+
 type compiler struct {
 	positive []string // TS leaves that are not negated, for ranking
 }
@@ -141,18 +148,18 @@ func (c *compiler) term(n *node, negated bool) sqlExpr {
 	switch n.field {
 	case "isbn":
 		if isbn, err := ident.ParseISBN(n.text); err == nil {
-			return sqlExpr{sql: "isbns @> ARRAY[?]::text[]", args: []any{isbn.ISBN13()}}
+			return sqlExpr{sql: isbnSQL, args: []any{isbn.ISBN13()}}
 		}
 		return sqlExpr{sql: "false"}
 	case "issn":
 		if issn, err := ident.ParseISSN(n.text); err == nil {
-			return sqlExpr{sql: "issns @> ARRAY[?]::text[]", args: []any{issn.String()}}
+			return sqlExpr{sql: "id IN (SELECT id FROM bibs WHERE issns @> ARRAY[?]::text[])", args: []any{issn.String()}}
 		}
 		return sqlExpr{sql: "false"}
 	case "barcode":
 		return sqlExpr{sql: "id IN (SELECT bib_id FROM items WHERE barcode = ?)", args: []any{n.text}}
 	case "callnumber":
-		return sqlExpr{sql: "starts_with(call_number_sort, ?)", args: []any{callnumber.Key(n.text)}}
+		return sqlExpr{sql: "id IN (SELECT id FROM bibs WHERE starts_with(call_number_sort, ?))", args: []any{callnumber.Key(n.text)}}
 	}
 	ts := tsLeaf(n)
 	if ts == "" {
@@ -168,7 +175,7 @@ func (c *compiler) term(n *node, negated bool) sqlExpr {
 		e.sql = "(" + e.sql + " OR id IN (SELECT bib_id FROM items WHERE barcode = ?)"
 		e.args = append(e.args, n.text)
 		if isbn, err := ident.ParseISBN(n.text); err == nil {
-			e.sql += " OR isbns @> ARRAY[?]::text[]"
+			e.sql += " OR " + isbnSQL
 			e.args = append(e.args, isbn.ISBN13())
 		}
 		e.sql += ")"
@@ -404,17 +411,21 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 		// matches a third of a million-record catalogue takes seconds. One
 		// statement reads that candidate set once for the page, the total
 		// and the facets.
-		q := `WITH c AS MATERIALIZED (SELECT ` + cols + `, language, subjects, ` + rankExpr + ` AS rank
-    FROM bibs WHERE ` + where + ` LIMIT ?),
+		//
+		// The candidates come from the narrow bib_search (vector and facet
+		// values); only the page's rows are read from the wide bibs.
+		q := `WITH c AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors, ` + rankExpr + ` AS rank
+    FROM bib_search WHERE ` + where + ` LIMIT ?),
 m AS (SELECT * FROM c),
-page AS (SELECT ` + cols + `, rank FROM (SELECT * FROM c LIMIT ?) ranked`
+top AS (SELECT id, rank FROM (SELECT * FROM c LIMIT ?) ranked`
 		// c holds one match more than the cap, to tell whether the total is exact.
 		qargs := append(append(append([]any{}, rankArgs...), args...), s.searchCap()+1, s.searchCap())
 		if req.Cursor != "" {
 			q += ` WHERE (rank < ?::real OR (rank = ?::real AND id > ?))`
 			qargs = append(qargs, cur.Rank, cur.Rank, cur.ID)
 		}
-		q += ` ORDER BY rank DESC, id LIMIT ?)
+		q += ` ORDER BY rank DESC, id LIMIT ?),
+page AS (SELECT ` + qualified("b", cols) + `, top.rank FROM top JOIN bibs b ON b.id = top.id)
 SELECT 'page' AS facet, row_to_json(page)::text AS value, '' AS label, 0::bigint AS count FROM page
 UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
 		qargs = append(qargs, req.Limit+1)
@@ -454,7 +465,7 @@ UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
 		if desc {
 			dir, op = " DESC", "<"
 		}
-		q := `SELECT ` + cols + `, ` + keyExpr + ` AS sort_key FROM bibs WHERE ` + where
+		q := `SELECT ` + cols + `, ` + keyExpr + ` AS sort_key FROM bibs WHERE ` + onBibs(where)
 		qargs := append([]any{}, args...)
 		if req.Cursor != "" {
 			q += " AND (" + keyExpr + " COLLATE \"C\" " + op + " ? OR (" + keyExpr + " = ? AND id > ?))"
@@ -500,6 +511,26 @@ UNION ALL SELECT 'total', '', '', count(*) FROM m` + facetUnions(req.Facets)
 	return res, nil
 }
 
+// onBibs makes a search condition one that bibs can evaluate: a condition
+// on the search vector selects ids from bib_search, which holds it; any
+// other condition names columns bibs has and keeps bibs' own plan (a
+// filter walking the title index).
+func onBibs(where string) string {
+	if !strings.Contains(where, "search @@") {
+		return where
+	}
+	return "id IN (SELECT id FROM bib_search WHERE " + where + ")"
+}
+
+// qualified prefixes each of a comma-separated column list with alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
+}
+
 // facetSQL counts one facet over the matched set m.
 var facetSQL = map[string]string{
 	"format":       `(SELECT 'format', format, '', count(*) FROM m GROUP BY format ORDER BY 4 DESC, 2 LIMIT 20)`,
@@ -531,7 +562,7 @@ func facetUnions(names []string) string {
 // matches: exact for every result set up to the cap, a sample beyond it.
 func (s *Service) facets(ctx context.Context, res *SearchResult, names []string, where string, args []any) error {
 	db, _ := tenants.DB(ctx)
-	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bibs WHERE ` + where + ` LIMIT ` + strconv.Itoa(s.searchCap()+1) + `)
+	q := `WITH m AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors FROM bib_search WHERE ` + where + ` LIMIT ` + strconv.Itoa(s.searchCap()+1) + `)
 SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m` + facetUnions(names)
 	var rows []facetRow
 	if err := db.Raw(q, args...).Scan(&rows).Error; err != nil {
@@ -566,7 +597,7 @@ func (s *Service) collectFacets(ctx context.Context, res *SearchResult, names []
 			} `json:"Plan"`
 		}
 		var raw string
-		if err := db.Raw(`EXPLAIN (FORMAT JSON) SELECT 1 FROM bibs WHERE `+where, args...).Row().Scan(&raw); err == nil &&
+		if err := db.Raw(`EXPLAIN (FORMAT JSON) SELECT 1 FROM bib_search WHERE `+where, args...).Row().Scan(&raw); err == nil &&
 			json.Unmarshal([]byte(raw), &plan) == nil && len(plan) == 1 {
 			res.Total = max(int64(plan[0].Plan.Rows), int64(s.searchCap())+1)
 		}
