@@ -22,7 +22,7 @@ func TestParseAndCompileQuery(t *testing.T) {
 		{"O'Brien", "('o' <-> 'brien')", ""},
 		{"isbn:0747532699", "", isbnSQL},
 		{"isbn:notanisbn", "", "false"},
-		{"cats AND barcode:123", "", "(search @@ " + tsQuerySQL + " AND id IN (SELECT bib_id FROM items WHERE barcode = ?))"},
+		{"cats AND barcode:123", "", "(search @@ " + tsMatchSQL + " AND id IN (SELECT bib_id FROM items WHERE barcode = ?))"},
 		{"'; DROP TABLE bibs; --", "(('drop' & 'table') & 'bibs')", ""},
 	}
 	for _, c := range cases {

@@ -99,8 +99,23 @@ type sqlExpr struct {
 const tsQuerySQL = `(CASE WHEN to_tsquery('app.stacks_english', ?) = to_tsquery('app.stacks_simple', ?)
 	THEN to_tsquery('app.stacks_english', ?) ELSE to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?) END)`
 
+// tsMatchSQL matches what tsQuerySQL matches with the stemmed English query
+// alone, when that query lost no word to the English stop list: a record
+// with a word as written also holds its English stem at the same position,
+// so the words as written add no matches to AND, OR and phrases of whole
+// words (NOT and prefixes can; tsSQL keeps tsQuerySQL for them). The GIN
+// index then reads one posting list per word instead of two: "american
+// history" at 1M records took 14-17 ms for its bitmap instead of 25-28.
+// Ranking still uses tsQuerySQL, so the order is the same.
+const tsMatchSQL = `(CASE WHEN numnode(to_tsquery('app.stacks_english', ?)) = numnode(to_tsquery('app.stacks_simple', ?))
+	THEN to_tsquery('app.stacks_english', ?) ELSE to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?) END)`
+
 func tsSQL(ts string) sqlExpr {
-	return sqlExpr{sql: `search @@ ` + tsQuerySQL, args: []any{ts, ts, ts, ts, ts}}
+	match := tsMatchSQL
+	if strings.ContainsAny(ts, "!*") {
+		match = tsQuerySQL
+	}
+	return sqlExpr{sql: `search @@ ` + match, args: []any{ts, ts, ts, ts, ts}}
 }
 
 func (e sqlExpr) toSQL() sqlExpr {
