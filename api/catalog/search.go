@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -429,12 +430,42 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 		//
 		// The candidates come from the narrow bib_search (vector and facet
 		// values); only the page's rows are read from the wide bibs.
-		q := `WITH c AS MATERIALIZED (SELECT id, format, language, pub_year, subjects, authors, ` + rankExpr + ` AS rank
-    FROM bib_search WHERE ` + where + ` LIMIT ?),
+		candidates := `SELECT id, format, language, pub_year, subjects, authors, ` + rankExpr + ` AS rank FROM `
+		cap := s.searchCap()
+		// c holds one match more than the cap, to tell whether the total is exact.
+		c := candidates + `bib_search WHERE ` + where + ` LIMIT ?`
+		qargs := append(append(append([]any{}, rankArgs...), args...), cap+1)
+		large, err := s.largeCatalogue(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if large {
+			// In a large catalogue a query that matches a tenth of it has
+			// GIN posting lists of a hundred thousand records and more,
+			// all read into a bitmap before the first candidate ("world
+			// war" at 1M: 50 ms). Walking the records in id order and
+			// testing each finds the cap's worth of such dense matches in
+			// a few thousand records. A sample of the first records says
+			// whether the query is dense enough (s); the walk stops after
+			// probeRecords (p); when it finds fewer than the cap the index
+			// answers as for any other query. Each step is skipped (a
+			// one-time filter) when the one before decided, and the choice
+			// depends on the catalogue only, so every page of a search
+			// ranks the same candidates.
+			c = `WITH s AS MATERIALIZED (SELECT count(*) FILTER (WHERE hit) * 100 >= ` + strconv.Itoa(probeDensityPct) + ` * count(*) AS dense
+    FROM (SELECT (` + where + `) AS hit FROM (SELECT * FROM bib_search ORDER BY id LIMIT ` + strconv.Itoa(probeSample) + `) x) x),
+p AS MATERIALIZED (` + candidates + `(SELECT * FROM bib_search ORDER BY id LIMIT ` + strconv.Itoa(probeRecords) + `) x
+    WHERE (` + where + `) AND (SELECT dense FROM s) LIMIT ?)
+SELECT * FROM p WHERE (SELECT count(*) FROM p) > ?
+UNION ALL (` + candidates + `bib_search WHERE (` + where + `) AND (SELECT count(*) FROM p) <= ? LIMIT ?)`
+			qargs = append([]any{}, args...)
+			qargs = append(append(append(qargs, rankArgs...), args...), cap+1, cap)
+			qargs = append(append(append(qargs, rankArgs...), args...), cap, cap+1)
+		}
+		q := `WITH c AS MATERIALIZED (` + c + `),
 m AS (SELECT * FROM c),
 top AS (SELECT id, rank FROM (SELECT * FROM c LIMIT ?) ranked`
-		// c holds one match more than the cap, to tell whether the total is exact.
-		qargs := append(append(append([]any{}, rankArgs...), args...), s.searchCap()+1, s.searchCap())
+		qargs = append(qargs, cap)
 		if req.Cursor != "" {
 			q += ` WHERE (rank < ?::real OR (rank = ?::real AND id > ?))`
 			qargs = append(qargs, cur.Rank, cur.Rank, cur.ID)
@@ -589,7 +620,6 @@ SELECT 'total' AS facet, '' AS value, '' AS label, count(*) AS count FROM m` + f
 // collectFacets fills res from facet rows; beyond the cap the total becomes
 // the planner's estimate: cheap, and what a person needs ("about 300,000").
 func (s *Service) collectFacets(ctx context.Context, res *SearchResult, names []string, rows []facetRow, where string, args []any) error {
-	db, _ := tenants.DB(ctx)
 	for _, n := range names {
 		res.Facets[n] = []FacetValue{}
 	}
@@ -606,15 +636,8 @@ func (s *Service) collectFacets(ctx context.Context, res *SearchResult, names []
 		res.Facets["availability"] = append(all, FacetValue{Value: "all", Count: res.Total})
 	}
 	if !res.TotalExact {
-		var plan []struct {
-			Plan struct {
-				Rows float64 `json:"Plan Rows"`
-			} `json:"Plan"`
-		}
-		var raw string
-		if err := db.Raw(`EXPLAIN (FORMAT JSON) SELECT 1 FROM bib_search WHERE `+where, args...).Row().Scan(&raw); err == nil &&
-			json.Unmarshal([]byte(raw), &plan) == nil && len(plan) == 1 {
-			res.Total = max(int64(plan[0].Plan.Rows), int64(s.searchCap())+1)
+		if rows, err := s.estimateRows(ctx, where, args); err == nil {
+			res.Total = max(int64(rows), int64(s.searchCap())+1)
 		}
 	}
 	return nil
@@ -622,6 +645,75 @@ func (s *Service) collectFacets(ctx context.Context, res *SearchResult, names []
 
 // DefaultSearchCap is how many matches relevance ranking and facets look at.
 const DefaultSearchCap = 2000
+
+// A catalogue of at least DefaultProbeCatalogue records ranks a query
+// that matches probeDensityPct % or more of its first probeSample records
+// from a walk over its first probeRecords records (see searchWhere). In a
+// smaller one every posting list is short and the index is cheaper; the
+// sample itself would cost more (the first records of a library that
+// shares the server are spread over many pages).
+const (
+	DefaultProbeCatalogue = 200_000
+	probeSample           = 500
+	probeDensityPct       = 8
+	probeRecords          = 30_000
+)
+
+// largeCatalogue tells whether the tenant has ProbeCatalogue records or
+// more, by the planner's estimate (statistics only, no rows read),
+// remembered for catalogueSizeTTL per tenant.
+func (s *Service) largeCatalogue(ctx context.Context) (bool, error) {
+	tenant, err := tenants.CurrentTenant(ctx)
+	if err != nil {
+		return false, err
+	}
+	if v, ok := s.catalogueSizes.Load(tenant); ok {
+		if e := v.(catalogueSize); time.Since(e.at) < catalogueSizeTTL {
+			return e.rows >= s.probeCatalogue(), nil
+		}
+	}
+	rows, err := s.estimateRows(ctx, "true", nil)
+	if err != nil {
+		return false, err
+	}
+	s.catalogueSizes.Store(tenant, catalogueSize{rows: rows, at: time.Now()})
+	return rows >= s.probeCatalogue(), nil
+}
+
+func (s *Service) probeCatalogue() float64 {
+	if s.ProbeCatalogue > 0 {
+		return float64(s.ProbeCatalogue)
+	}
+	return DefaultProbeCatalogue
+}
+
+// catalogueSizeTTL is how long largeCatalogue trusts an estimate: a
+// catalogue grows by imports, and the choice only tunes the plan.
+const catalogueSizeTTL = 10 * time.Minute
+
+type catalogueSize struct {
+	rows float64
+	at   time.Time
+}
+
+// estimateRows is the planner's estimate of the tenant's records that
+// match where.
+func (s *Service) estimateRows(ctx context.Context, where string, args []any) (float64, error) {
+	db, _ := tenants.DB(ctx)
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	var raw string
+	if err := db.Raw(`EXPLAIN (FORMAT JSON) SELECT 1 FROM bib_search WHERE `+where, args...).Row().Scan(&raw); err != nil {
+		return 0, fmt.Errorf("search estimate: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), &plan); err != nil || len(plan) != 1 {
+		return 0, fmt.Errorf("search estimate: unexpected plan %q", raw)
+	}
+	return plan[0].Plan.Rows, nil
+}
 
 func (s *Service) searchCap() int {
 	if s.SearchCap > 0 {
