@@ -25,6 +25,7 @@ import (
 //	STACKS_BENCH_BIBS     bibs per tenant (default 20000)
 //	STACKS_BENCH_TENANTS  tenants (default 1); queries rotate over them
 //	STACKS_BENCH_SAMPLES  timed searches per query for the percentiles (default 200)
+//	STACKS_BENCH_CAP      matches relevance and facets consider (default DefaultSearchCap)
 //	STACKS_BENCH_KEEP     1: generate into a database that is kept after the run
 //	                      (stacks_keep_search_<bibs>x<tenants>) and reuse it, with
 //	                      any new migrations applied, when it exists: the 1M
@@ -39,6 +40,7 @@ func BenchmarkSearch(b *testing.B) {
 	samples := benchEnvInt(b, "STACKS_BENCH_SAMPLES", 200)
 	env, ids := benchSearchEnv(b, perTenant, nTenants)
 	svc := NewService(env.Tenants)
+	svc.SearchCap = benchEnvInt(b, "STACKS_BENCH_CAP", DefaultSearchCap)
 	facets := []string{"format", "language", "year", "subject", "author", "availability"}
 	queries := []struct {
 		name  string
