@@ -431,10 +431,10 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 		// The candidates come from the narrow bib_search (vector and facet
 		// values); only the page's rows are read from the wide bibs.
 		candidates := `SELECT id, format, language, pub_year, subjects, authors, ` + rankExpr + ` AS rank FROM `
-		cap := s.searchCap()
+		limit := s.searchCap()
 		// c holds one match more than the cap, to tell whether the total is exact.
 		c := candidates + `bib_search WHERE ` + where + ` LIMIT ?`
-		qargs := append(append(append([]any{}, rankArgs...), args...), cap+1)
+		qargs := append(append(append([]any{}, rankArgs...), args...), limit+1)
 		large, err := s.largeCatalogue(ctx)
 		if err != nil {
 			return nil, err
@@ -459,13 +459,13 @@ p AS MATERIALIZED (` + candidates + `(SELECT * FROM bib_search ORDER BY id LIMIT
 SELECT * FROM p WHERE (SELECT count(*) FROM p) > ?
 UNION ALL (` + candidates + `bib_search WHERE (` + where + `) AND (SELECT count(*) FROM p) <= ? LIMIT ?)`
 			qargs = append([]any{}, args...)
-			qargs = append(append(append(qargs, rankArgs...), args...), cap+1, cap)
-			qargs = append(append(append(qargs, rankArgs...), args...), cap, cap+1)
+			qargs = append(append(append(qargs, rankArgs...), args...), limit+1, limit)
+			qargs = append(append(append(qargs, rankArgs...), args...), limit, limit+1)
 		}
 		q := `WITH c AS MATERIALIZED (` + c + `),
 m AS (SELECT * FROM c),
 top AS (SELECT id, rank FROM (SELECT * FROM c LIMIT ?) ranked`
-		qargs = append(qargs, cap)
+		qargs = append(qargs, limit)
 		if req.Cursor != "" {
 			q += ` WHERE (rank < ?::real OR (rank = ?::real AND id > ?))`
 			qargs = append(qargs, cur.Rank, cur.Rank, cur.ID)
