@@ -649,20 +649,20 @@ const DefaultSearchCap = 2000
 // A catalogue of at least DefaultProbeCatalogue records ranks a query
 // that matches probeDensityPermille ‰ or more of its first probeSample
 // records from a walk over its first probeRecords records (see
-// searchWhere). At 1M records the walk won from about 6 % up: "science"
+// searchWhere). At 1M records the walk won from about 6-7 % up: "science"
 // with format:book (7.7 %) took 26 ms walking against 45-49 ms through the
-// index, author:smith (5.4 %) 32-36 ms against 22 ms; probeRecords lets a
-// query of 6.5 % find 2,000 matches. The sample is the first records, so a
-// query always gets the same answer; with 500 of them author:smith sampled
-// above 6.5 % and walked (p50 47 ms instead of 42), with 1,000 the
-// sample's spread (±0.7 points at 5 %) separates the two. In a smaller catalogue every posting
+// index, author:smith (5.3 %) 32-36 ms against 22 ms. The sample is the
+// first records, so a query always gets the same answer, but it is a
+// sample: smith is 7.2 % of the first 1,000 generated records, hence 7.5 %
+// (at 6.5 % it walked, p50 46 ms instead of 33). probeRecords lets a query
+// of 5 % still find 2,000 matches. In a smaller catalogue every posting
 // list is short and the index is cheaper; the sample itself would cost
 // more (the first records of a library that shares the server are spread
 // over many pages).
 const (
 	DefaultProbeCatalogue = 200_000
 	probeSample           = 1000
-	probeDensityPermille  = 65
+	probeDensityPermille  = 75
 	probeRecords          = 40_000
 )
 
