@@ -179,10 +179,21 @@ func TestSearch_QueriesFacetsAndPaging(t *testing.T) {
 }
 
 // Past the search cap, totals are estimates and say so; relevance paging
-// still visits each ranked record once.
+// still visits each ranked record once: with candidates from the index,
+// and from the walk a large catalogue uses for dense queries (ProbeCatalogue
+// 1 makes every catalogue large).
 func TestSearch_CapMarksTotalsInexact(t *testing.T) {
-	s := newServerWithCatalog(t, func(c *catalog.Service) { c.SearchCap = 4 })
-	lib := signup(t, s, "searchcap", "library")
+	for _, tc := range []struct {
+		name  string
+		probe int
+	}{{"index", 0}, {"walk", 1}} {
+		t.Run(tc.name, func(t *testing.T) { testSearchCap(t, tc.probe) })
+	}
+}
+
+func testSearchCap(t *testing.T, probe int) {
+	s := newServerWithCatalog(t, func(c *catalog.Service) { c.SearchCap, c.ProbeCatalogue = 4, probe })
+	lib := signup(t, s, fmt.Sprintf("searchcap%d", probe), "library")
 	for i := 0; i < 7; i++ {
 		createBib(t, s, lib.Token, map[string]any{"title": fmt.Sprintf("Common ground volume %d", i)})
 	}

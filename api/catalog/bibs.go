@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,7 +38,13 @@ type Service struct {
 	// SearchCap is how many matches relevance and facets consider; 0 means
 	// DefaultSearchCap.
 	SearchCap int
-	holdings  HoldingsSource // serial holdings statements (SetHoldings)
+	// ProbeCatalogue is the catalogue size from which search walks the
+	// records for dense queries; 0 means DefaultProbeCatalogue.
+	ProbeCatalogue int
+	holdings       HoldingsSource // serial holdings statements (SetHoldings)
+	// catalogueSizes remembers each tenant's catalogue size estimate
+	// (uuid.UUID -> catalogueSize) for search's plan choice.
+	catalogueSizes sync.Map
 }
 
 // NewService builds the catalog service.

@@ -20,9 +20,9 @@ func TestParseAndCompileQuery(t *testing.T) {
 		{"philosoph*", "'philosoph':*", ""},
 		{"title:philosoph*", "'philosoph':*A", ""},
 		{"O'Brien", "('o' <-> 'brien')", ""},
-		{"isbn:0747532699", "", "isbns @> ARRAY[?]::text[]"},
+		{"isbn:0747532699", "", isbnSQL},
 		{"isbn:notanisbn", "", "false"},
-		{"cats AND barcode:123", "", "(search @@ " + tsQuerySQL + " AND id IN (SELECT bib_id FROM items WHERE barcode = ?))"},
+		{"cats AND barcode:123", "", "(search @@ " + tsMatchSQL + " AND id IN (SELECT bib_id FROM items WHERE barcode = ?))"},
 		{"'; DROP TABLE bibs; --", "(('drop' & 'table') & 'bibs')", ""},
 	}
 	for _, c := range cases {
