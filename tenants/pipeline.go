@@ -173,25 +173,39 @@ func (t *timeText) Scan(v any) error {
 
 var namedParam = regexp.MustCompile(`@([a-z_]+)`)
 
-// Positional turns a statement with @name parameters (GORM's style) into
-// one with $1.. placeholders for a Step, each name getting one number.
-func Positional(q string, named map[string]any) (string, []any) {
+// Named is a statement written with @name parameters (GORM's style),
+// compiled once for pipeline Steps: $1.. placeholders, each name one
+// number. Compile desk statements at start-up, not per request.
+type Named struct {
+	SQL   string
+	names []string
+}
+
+// CompileNamed compiles q.
+func CompileNamed(q string) *Named {
+	n := &Named{}
 	index := map[string]int{}
-	var args []any
-	out := namedParam.ReplaceAllStringFunc(q, func(m string) string {
+	n.SQL = namedParam.ReplaceAllStringFunc(q, func(m string) string {
 		name := m[1:]
-		if _, ok := named[name]; !ok {
-			return m
-		}
 		i, ok := index[name]
 		if !ok {
-			args = append(args, named[name])
-			i = len(args)
+			n.names = append(n.names, name)
+			i = len(n.names)
 			index[name] = i
 		}
 		return "$" + strconv.Itoa(i)
 	})
-	return out, args
+	return n
+}
+
+// Step binds the statement's parameters from named (a missing name is
+// NULL) and scans its rows into dest.
+func (n *Named) Step(named map[string]any, dest any) Step {
+	args := make([]any, len(n.names))
+	for i, name := range n.names {
+		args[i] = named[name]
+	}
+	return Step{SQL: n.SQL, Args: args, Dest: dest}
 }
 
 // pgArgs hands uuid.UUID arguments to pgx as the 16 bytes it encodes

@@ -352,14 +352,10 @@ func (s *Service) Checkin(ctx context.Context, in CheckinInput) (*CheckinResult,
 	// The item's lock and the checkin's facts in one round trip, in this
 	// order (see Checkout).
 	itemLock := s.catalog.ItemLock(in.ItemBarcode, id)
-	itemRef, bibRef := "CAST(@iid AS uuid)", "(SELECT bib_id FROM items WHERE id = @iid)"
-	if in.ItemBarcode != "" {
-		itemRef, bibRef = "(SELECT id FROM items WHERE barcode = @barcode)", "(SELECT bib_id FROM items WHERE barcode = @barcode)"
-	}
-	q := strings.NewReplacer("@item", itemRef, "@bib", bibRef).Replace(checkinFactsSQL)
-	sql, args := tenants.Positional(q, map[string]any{"barcode": in.ItemBarcode, "iid": id, "day": d.at.In(d.loc).Format(time.DateOnly)})
 	var cf checkinFacts
-	if err := tenants.Pipeline(ctx, itemLock.Step(), tenants.Step{SQL: sql, Args: args, Dest: &cf}); err != nil {
+	facts := deskCheckinFacts[b2i(in.ItemBarcode != "")].Step(map[string]any{"barcode": in.ItemBarcode, "iid": id,
+		"day": d.at.In(d.loc).Format(time.DateOnly)}, &cf)
+	if err := tenants.Pipeline(ctx, itemLock.Step(), facts); err != nil {
 		return nil, fmt.Errorf("checkin: %w", err)
 	}
 	item, err := itemLock.Item()
@@ -397,6 +393,15 @@ const checkinFactsSQL = `SELECT l.*, l.id IS NOT NULL AS has_loan,
      ORDER BY h.requested_at, h.id LIMIT 1 FOR UPDATE OF h) AS next
 FROM (SELECT 1) one
 LEFT JOIN LATERAL (SELECT * FROM loans WHERE item_id = @item AND status <> 'returned' FOR UPDATE) l ON true`
+
+// deskCheckinFacts are checkinFactsSQL for the desk's pipeline, finding the
+// item by id [0] or barcode [1] itself; compiled once.
+var deskCheckinFacts = [2]*tenants.Named{
+	tenants.CompileNamed(strings.NewReplacer("@item", "CAST(@iid AS uuid)",
+		"@bib", "(SELECT bib_id FROM items WHERE id = @iid)").Replace(checkinFactsSQL)),
+	tenants.CompileNamed(strings.NewReplacer("@item", "(SELECT id FROM items WHERE barcode = @barcode)",
+		"@bib", "(SELECT bib_id FROM items WHERE barcode = @barcode)").Replace(checkinFactsSQL)),
+}
 
 func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*CheckinResult, error) {
 	db, err := tenants.DB(ctx)

@@ -102,27 +102,35 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 
 var factsRefs = regexp.MustCompile(`@(p|item|bib|type)\b`)
 
-// deskFactsStep is loadFacts as a step of the desk's pipeline, where the
-// patron (by card or id) and the item (by barcode or id) are not loaded
-// yet: the statement finds them itself. It runs after the steps that lock
-// them, so it reads with their locks held, as loadFacts would.
+// deskFacts are factsSQL for the desk's pipeline, where the patron (by card
+// or id) and the item (by barcode or id) are not loaded yet: the statement
+// finds them itself. Indexed [by card][by barcode], compiled once.
+var deskFacts = func() (v [2][2]*tenants.Named) {
+	for c, patron := range []string{"CAST(@pid AS uuid)", "(SELECT id FROM patrons WHERE card_number = @card)"} {
+		for b, item := range []string{"items WHERE id = @iid", "items WHERE barcode = @barcode"} {
+			subst := map[string]string{"@p": patron,
+				"@item": "(SELECT id FROM " + item + ")",
+				"@bib":  "(SELECT bib_id FROM " + item + ")",
+				"@type": "(SELECT item_type FROM " + item + ")"}
+			v[c][b] = tenants.CompileNamed(factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] }))
+		}
+	}
+	return v
+}()
+
+// deskFactsStep is loadFacts as a step of the desk's pipeline. It runs
+// after the steps that lock the item and the patron, so it reads with their
+// locks held, as loadFacts would.
 func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode string, itemID uuid.UUID, day string) tenants.Step {
-	patron := "(SELECT id FROM patrons WHERE card_number = @card)"
-	if card == "" {
-		patron = "CAST(@pid AS uuid)"
+	return deskFacts[b2i(card != "")][b2i(barcode != "")].Step(map[string]any{"card": card, "pid": patronID,
+		"barcode": barcode, "iid": itemID, "now": s.now(), "day": day}, dest)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	item := "items WHERE barcode = @barcode"
-	if barcode == "" {
-		item = "items WHERE id = @iid"
-	}
-	subst := map[string]string{"@p": patron,
-		"@item": "(SELECT id FROM " + item + ")",
-		"@bib":  "(SELECT bib_id FROM " + item + ")",
-		"@type": "(SELECT item_type FROM " + item + ")"}
-	q := factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] })
-	sql, args := tenants.Positional(q, map[string]any{"card": card, "pid": patronID, "barcode": barcode, "iid": itemID,
-		"now": s.now(), "day": day})
-	return tenants.Step{SQL: sql, Args: args, Dest: dest}
+	return 0
 }
 
 // Standing counts what decides a patron's automatic blocks.
