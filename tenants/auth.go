@@ -182,11 +182,9 @@ func (s *Service) NewAuth(token string) (*Auth, error) {
 // and the statement finds the credential only there (RLS).
 func (a *Auth) Tenant() uuid.UUID { return a.tenant }
 
-// Lead is the authentication statement, for Pool.TxLead: the session (or
-// API key), the user, their grants, the library's subscription access
-// (app.tenant_access()) and its configuration epoch, in one statement.
-func (a *Auth) Lead() Lead {
-	q := `SELECT s.id, s.user_id, u.email, u.name,
+// The authentication statements of sessions and API keys.
+const (
+	authSessionSQL = `SELECT s.id, s.user_id, u.email, u.name,
 		  COALESCE(json_agg(json_build_object('role', g.role, 'branch_id', g.branch_id)) FILTER (WHERE g.id IS NOT NULL), '[]') AS grants,
 		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM sessions s
@@ -194,12 +192,20 @@ func (a *Auth) Lead() Lead {
 		LEFT JOIN staff_grants g ON g.tenant_id = s.tenant_id AND g.user_id = s.user_id
 		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
 		GROUP BY s.id, s.user_id, u.email, u.name`
-	if a.kind != sessionTokenKind {
-		q = `SELECT k.id, NULL::uuid AS user_id, '' AS email, k.name,
+	authKeySQL = `SELECT k.id, NULL::uuid AS user_id, '' AS email, k.name,
 		  json_build_array(json_build_object('role', k.role, 'branch_id', k.branch_id)) AS grants,
 		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
 		FROM api_keys k
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
+)
+
+// Lead is the authentication statement, for Pool.TxLead: the session (or
+// API key), the user, their grants, the library's subscription access
+// (app.tenant_access()) and its configuration epoch, in one statement.
+func (a *Auth) Lead() Lead {
+	q := authSessionSQL
+	if a.kind != sessionTokenKind {
+		q = authKeySQL
 	}
 	return Lead{SQL: q, Args: []any{a.hash}, Scan: func(rows pgx.Rows) error {
 		for rows.Next() {
