@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,10 +67,13 @@ func startStripeMock() (func(), error) {
 		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
+	// Its own process group: `go tool` runs stripe-mock as a child, which
+	// killing `go` alone would leave running after every test run.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	stop := func() { cmd.Process.Kill(); cmd.Wait() }
+	stop := func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() }
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
