@@ -201,6 +201,10 @@ func (p *Pool) TxLead(ctx context.Context, tenantID uuid.UUID, lead *Lead, fn fu
 		err = ct.end(ctx, "COMMIT")
 	}
 	if err != nil {
+		if ct.failed != nil && errors.Is(err, errRolledBack) {
+			clean = true // the COMMIT ended the failed transaction
+			return ct.failed
+		}
 		return fmt.Errorf("tenants: commit: %w", err)
 	}
 	clean = true
@@ -396,10 +400,14 @@ func (c *connTx) commitWith(ctx context.Context) (werr, err error) {
 	defer cancel()
 	werr, tags, err := c.sendDeferred(ctx, "COMMIT")
 	if err == nil && werr == nil && (len(tags) != 1 || tags[0] == "ROLLBACK") {
-		err = errors.New("tenants: the transaction failed and was rolled back")
+		err = errRolledBack
 	}
 	return werr, err
 }
+
+// errRolledBack is a COMMIT answered ROLLBACK: the transaction had failed
+// inside, and it is over.
+var errRolledBack = errors.New("tenants: the transaction failed and was rolled back")
 
 // end sends COMMIT or ROLLBACK. A COMMIT of a transaction that failed
 // inside answers ROLLBACK: that is an error, as in database/sql.
@@ -418,7 +426,7 @@ func (c *connTx) end(ctx context.Context, stmt string) error {
 			return err
 		}
 		if stmt == "COMMIT" && tag.String() == "ROLLBACK" {
-			return errors.New("tenants: the transaction failed and was rolled back")
+			return errRolledBack
 		}
 		return nil
 	})

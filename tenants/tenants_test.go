@@ -361,6 +361,14 @@ SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHER
 			}
 			return tx.Exec(insert, "WL5", "WL5").Error
 		}, taken, map[string]int64{"WL5": 0}},
+		{"failure whose error the code ignored is still reported", func(ctx context.Context, tx *gorm.DB) error {
+			if err := tenants.WriteLast(ctx, insert, []any{"WL1", "WL1"}, mapTaken); err != nil {
+				return err
+			}
+			var n int64
+			tx.Raw("SELECT count(*) FROM branches").Row().Scan(&n) // error ignored
+			return nil
+		}, taken, map[string]int64{"WL1": 1}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := pool.Tx(ctx, tenant, c.fn)
