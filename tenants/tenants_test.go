@@ -121,17 +121,18 @@ func TestRoles(t *testing.T) {
 	}
 }
 
-func TestTokenTenant(t *testing.T) {
+func TestNewAuth_TokenTenant(t *testing.T) {
+	svc := new(tenants.Service)
 	for _, tok := range []string{"", "st_", "st_zz_abc", "xx_0123456789abcdef0123456789abcdef_" + strings.Repeat("a", 43),
 		"st_00000000000000000000000000000000_" + strings.Repeat("a", 43)} {
-		if _, ok := tenants.TokenTenant(tok); ok {
-			t.Errorf("TokenTenant(%q) accepted", tok)
+		if _, err := svc.NewAuth(tok); err == nil {
+			t.Errorf("NewAuth(%q) accepted", tok)
 		}
 	}
 	id := uuid.New()
 	tok := "st_" + strings.ReplaceAll(id.String(), "-", "") + "_" + strings.Repeat("a", 43)
-	if got, ok := tenants.TokenTenant(tok); !ok || got != id {
-		t.Errorf("TokenTenant = %v %v, want %v", got, ok, id)
+	if a, err := svc.NewAuth(tok); err != nil || a.Tenant() != id {
+		t.Errorf("NewAuth = %v, want tenant %v", err, id)
 	}
 }
 

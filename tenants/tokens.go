@@ -51,12 +51,6 @@ func parseToken(token string) (kind string, tenant uuid.UUID, ok bool) {
 	return parts[0], tenant, true
 }
 
-// TokenTenant returns the tenant a well-formed bearer token names.
-func TokenTenant(token string) (uuid.UUID, bool) {
-	_, t, ok := parseToken(token)
-	return t, ok
-}
-
 // patronLinkKind marks the tokens in links mailed to patrons: they are
 // never bearer tokens (parseToken refuses them).
 const patronLinkKind = "pl"
