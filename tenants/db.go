@@ -263,17 +263,13 @@ func (c *connTx) Rollback() error {
 // round trip where BEGIN, the tenant scope and the lead statement used to
 // take two.
 func (c *connTx) begin(ctx context.Context, tenantID uuid.UUID, lead *Lead) error {
-	return c.conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
-		}
+	return c.withPgx(func(pc *pgx.Conn) error {
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
 		b.Queue("SELECT set_config('app.tenant_id', $1, true), set_config('plan_cache_mode', 'force_generic_plan', true)",
 			tenantID.String())
 		b.Queue(lead.SQL, pgArgs(lead.Args)...)
-		br := pc.Conn().SendBatch(ctx, b)
+		br := pc.SendBatch(ctx, b)
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return fmt.Errorf("tenants: begin for tenant %s: %w", tenantID, err)
@@ -343,11 +339,7 @@ func WriteLast(ctx context.Context, query string, args []any, mapErr func(error)
 func (c *connTx) sendDeferred(ctx context.Context, then ...string) (werr error, thenTags []string, err error) {
 	writes := c.deferred
 	c.deferred = nil
-	err = c.conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
-		}
+	err = c.withPgx(func(pc *pgx.Conn) error {
 		b := &pgx.Batch{}
 		for _, w := range writes {
 			b.Queue(w.sql, pgArgs(w.args)...)
@@ -355,7 +347,7 @@ func (c *connTx) sendDeferred(ctx context.Context, then ...string) (werr error, 
 		for _, q := range then {
 			b.Queue(q)
 		}
-		br := pc.Conn().SendBatch(ctx, b)
+		br := pc.SendBatch(ctx, b)
 		for _, w := range writes {
 			if _, err := br.Exec(); err != nil && werr == nil {
 				werr = err
@@ -405,6 +397,18 @@ func (c *connTx) commitWith(ctx context.Context) (werr, err error) {
 	return werr, err
 }
 
+// withPgx runs fn on the transaction's pgx connection: for pipelines and
+// for ending the transaction, which database/sql cannot do.
+func (c *connTx) withPgx(fn func(*pgx.Conn) error) error {
+	return c.conn.Raw(func(dc any) error {
+		pc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
+		}
+		return fn(pc.Conn())
+	})
+}
+
 // errRolledBack is a COMMIT answered ROLLBACK: the transaction had failed
 // inside, and it is over.
 var errRolledBack = errors.New("tenants: the transaction failed and was rolled back")
@@ -416,12 +420,8 @@ func (c *connTx) end(ctx context.Context, stmt string) error {
 	// leave the transaction either way.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	return c.conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
-		}
-		tag, err := pc.Conn().Exec(ctx, stmt)
+	return c.withPgx(func(pc *pgx.Conn) error {
+		tag, err := pc.Exec(ctx, stmt)
 		if err != nil {
 			return err
 		}

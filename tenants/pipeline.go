@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
 )
@@ -48,16 +47,12 @@ func Pipeline(ctx context.Context, steps ...Step) error {
 	if err := ct.flush(ctx); err != nil {
 		return err
 	}
-	return ct.conn.Raw(func(dc any) error {
-		pc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("tenants: unexpected driver connection %T", dc)
-		}
+	return ct.withPgx(func(pc *pgx.Conn) error {
 		b := &pgx.Batch{}
 		for _, s := range steps {
 			b.Queue(s.SQL, pgArgs(s.Args)...)
 		}
-		br := pc.Conn().SendBatch(ctx, b)
+		br := pc.SendBatch(ctx, b)
 		var first error
 		for _, s := range steps {
 			rows, err := br.Query()

@@ -216,18 +216,9 @@ func TestStringsArrayRoundTrip(t *testing.T) {
 func TestTx_ConnectionComesBackClean(t *testing.T) {
 	env, ctx, pool := onePool(t)
 	a, b := env.Signup(t, "clean-a").Tenant.ID, env.Signup(t, "clean-b").Tenant.ID
-	count := func(tenant uuid.UUID, code string) int64 {
-		var n int64
-		if err := pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
-			return tx.Raw("SELECT count(*) FROM branches WHERE code = ?", code).Scan(&n).Error
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	count := func(tenant uuid.UUID, code string) int64 { return branchCount(t, pool, tenant, code) }
 	insert := func(tx *gorm.DB, code string) {
-		if err := tx.Exec(`INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
-SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`, code, code).Error; err != nil {
+		if err := tx.Exec(insertBranch, code, code).Error; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,6 +294,22 @@ func onePool(t *testing.T) (*tenanttest.Env, context.Context, *tenants.Pool) {
 	return env, ctx, pool
 }
 
+// insertBranch adds a branch with name and code ? under the library's root.
+const insertBranch = `INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
+SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`
+
+// branchCount counts the tenant's branches with code, in a Tx of its own.
+func branchCount(t *testing.T, pool *tenants.Pool, tenant uuid.UUID, code string) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.Tx(context.Background(), tenant, func(ctx context.Context, tx *gorm.DB) error {
+		return tx.Raw("SELECT count(*) FROM branches WHERE code = ?", code).Scan(&n).Error
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestWriteLast checks the write sent with the COMMIT: it commits with the
 // transaction, a later statement still sees it, and its failure rolls the
 // whole transaction back with the caller's mapped error and leaves the
@@ -310,17 +317,8 @@ func onePool(t *testing.T) (*tenanttest.Env, context.Context, *tenants.Pool) {
 func TestWriteLast(t *testing.T) {
 	env, ctx, pool := onePool(t)
 	tenant := env.Signup(t, "writelast").Tenant.ID
-	const insert = `INSERT INTO branches (tenant_id, id, parent_id, kind, name, code, path)
-SELECT tenant_id, gen_random_uuid(), id, 'branch', ?, ?, path FROM branches WHERE parent_id IS NULL`
-	count := func(code string) int64 {
-		var n int64
-		if err := pool.Tx(ctx, tenant, func(ctx context.Context, tx *gorm.DB) error {
-			return tx.Raw("SELECT count(*) FROM branches WHERE code = ?", code).Scan(&n).Error
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	const insert = insertBranch
+	count := func(code string) int64 { return branchCount(t, pool, tenant, code) }
 	taken := errors.New("code taken")
 	mapTaken := func(err error) error {
 		if code, _ := tenants.PgCode(err); code == tenants.PgUniqueViolation {
