@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -14,38 +14,50 @@ import (
 
 // factsSQL reads, in one round trip, everything the desk checks about a
 // patron (open, overdue, lost and claimed loans, open holds, balance, open
-// loans per item type) and, when @item is given, about the item (is its
+// loans per item type) and, when the item is given, about the item (is its
 // type loanable, does another patron hold exactly this copy, who waits for
-// the title). The patron's open loans are read once and counted with
-// FILTER: every subquery is plan nodes the executor sets up on each
-// checkout, and that setup was a good part of the desk's database time.
-// The holds stay separate subqueries, each on its own index: an OR across
-// copy and title made the planner scan the library's holds (the count of
-// those waiting is therefore two counts, item-level and title-level). The
-// ids come in once, through k, and every subquery refers to k.
-const factsSQL = `SELECT l.loans, l.overdue, l.lost, l.claims_returned, l.by_type,
-  (SELECT count(*) FROM holds WHERE patron_id = k.p AND status IN ('pending', 'in_transit', 'waiting')) AS holds,
+// the title). Every subquery is plan nodes the executor sets up on each
+// checkout, and that setup was a good part of the desk's database time, so
+// each table is read once where it can be: the patron's open loans and
+// open holds each by one scan counted with FILTER, the holds on this very
+// copy by one scan. The title's holds stay a subquery of their own index:
+// an OR across copy and title made the planner scan the library's holds.
+// The ids come in once, through the row k (@k, see factsK); OFFSET 0
+// keeps it a row: flattened, every reference to k.p copied the patron's
+// card lookup (six copies, each set up on every execution).
+const factsSQL = `SELECT l.loans, l.overdue, l.lost, l.claims_returned, l.by_type, h.holds,
   (SELECT COALESCE(sum(CASE WHEN kind IN ('charge', 'refund') THEN amount ELSE -amount END), 0)
      FROM fee_entries WHERE patron_id = k.p) AS balance,
   (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency,
-  COALESCE((SELECT loanable FROM item_types WHERE code = k.typ), true) AS loanable,
-  (SELECT id FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
-     AND (suspended_until IS NULL OR suspended_until <= k.day) LIMIT 1) AS other_hold,
-  (SELECT id FROM holds WHERE patron_id = k.p AND status = 'pending' AND (item_id = k.item OR (item_id IS NULL AND bib_id = k.bib))
-     ORDER BY requested_at LIMIT 1) AS own_hold,
-  (SELECT count(*) FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
-     AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day))
-  + (SELECT count(*) FROM holds WHERE bib_id = k.bib AND item_id IS NULL AND status = 'pending' AND patron_id <> k.p
+  k.loanable, ih.other_hold, h.own_hold,
+  ih.waiting + (SELECT count(*) FROM holds WHERE bib_id = k.bib AND item_id IS NULL AND status = 'pending' AND patron_id <> k.p
      AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day)) AS waiting,
   (SELECT count(*) FROM items WHERE bib_id = k.bib AND status = 'available') AS free_copies
-FROM (SELECT CAST(@p AS uuid) AS p, CAST(@item AS uuid) AS item, CAST(@bib AS uuid) AS bib, CAST(@type AS text) AS typ,
-    CAST(@day AS date) AS day) k,
+FROM (@k OFFSET 0) k,
  LATERAL (SELECT count(*) AS loans,
     count(*) FILTER (WHERE status = 'active' AND due_at < @now) AS overdue,
     count(*) FILTER (WHERE status = 'lost') AS lost,
     count(*) FILTER (WHERE status = 'claims_returned') AS claims_returned,
     COALESCE(json_agg(item_type), '[]') AS by_type
-  FROM loans WHERE patron_id = k.p AND status <> 'returned') l`
+  FROM loans WHERE patron_id = k.p AND status <> 'returned') l,
+ LATERAL (SELECT count(*) AS holds,
+    (array_agg(id ORDER BY requested_at) FILTER (WHERE status = 'pending'
+       AND (item_id = k.item OR (item_id IS NULL AND bib_id = k.bib))))[1] AS own_hold
+  FROM holds WHERE patron_id = k.p AND status IN ('pending', 'in_transit', 'waiting')) h,
+ LATERAL (SELECT (array_agg(id))[1] AS other_hold,
+    count(*) FILTER (WHERE not_needed_after IS NULL OR not_needed_after >= k.day) AS waiting
+  FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
+    AND (suspended_until IS NULL OR suspended_until <= k.day)) ih`
+
+// factsK is factsSQL's row of ids when the caller knows them: the patron
+// (p), the item, its title (bib) and type, and the day.
+const factsK = `SELECT CAST(@p AS uuid) AS p, CAST(@item AS uuid) AS item, CAST(@bib AS uuid) AS bib,
+    COALESCE((SELECT loanable FROM item_types WHERE code = CAST(@type AS text)), true) AS loanable, CAST(@day AS date) AS day`
+
+// withK is factsSQL with its row of ids.
+func withK(k string) string { return strings.Replace(factsSQL, "@k", k, 1) }
+
+var loadFactsSQL = withK(factsK)
 
 // facts is the result of factsSQL.
 type facts struct {
@@ -93,26 +105,23 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 	if day != "" {
 		dayArg = day
 	}
-	if err := db.Raw(factsSQL, map[string]any{"p": patronID, "now": s.now(), "item": itemID, "bib": bibID, "type": itemType, "day": dayArg}).
+	if err := db.Raw(loadFactsSQL, map[string]any{"p": patronID, "now": s.now(), "item": itemID, "bib": bibID, "type": itemType, "day": dayArg}).
 		Scan(&f).Error; err != nil {
 		return nil, fmt.Errorf("patron standing: %w", err)
 	}
 	return &f, nil
 }
 
-var factsRefs = regexp.MustCompile(`@(p|item|bib|type)\b`)
-
 // deskFacts are factsSQL for the desk's pipeline, where the patron (by card
-// or id) and the item (by barcode or id) are not loaded yet: the statement
-// finds them itself. Indexed [by card][by barcode], compiled once.
+// or id) and the item (by barcode or id) are not loaded yet: the row of ids
+// finds them itself, the item and its type in one join. Indexed [by
+// card][by barcode], compiled once.
 var deskFacts = func() (v [2][2]*tenants.Named) {
 	for c, patron := range []string{"CAST(@pid AS uuid)", "(SELECT id FROM patrons WHERE card_number = @card)"} {
-		for b, item := range []string{"items WHERE id = @iid", "items WHERE barcode = @barcode"} {
-			subst := map[string]string{"@p": patron,
-				"@item": "(SELECT id FROM " + item + ")",
-				"@bib":  "(SELECT bib_id FROM " + item + ")",
-				"@type": "(SELECT item_type FROM " + item + ")"}
-			v[c][b] = tenants.CompileNamed(factsRefs.ReplaceAllStringFunc(factsSQL, func(m string) string { return subst[m] }))
+		for b, item := range []string{"it.id = @iid", "it.barcode = @barcode"} {
+			v[c][b] = tenants.CompileNamed(withK(`SELECT ` + patron + ` AS p, it.id AS item, it.bib_id AS bib,
+    COALESCE(t.loanable, true) AS loanable, CAST(@day AS date) AS day
+  FROM (SELECT 1) one LEFT JOIN items it ON ` + item + ` LEFT JOIN item_types t ON t.code = it.item_type`))
 		}
 	}
 	return v
