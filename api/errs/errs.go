@@ -26,6 +26,8 @@ const (
 	MethodNotAllowed             // route exists with another method (405)
 	UnsupportedMedia             // Content-Type not accepted (415)
 	Unavailable                  // a dependency is down; retry later (503)
+	RequestTimeout               // the client did not send its request in time (408)
+	HeadersTooLarge              // request headers over the server's buffer (431)
 )
 
 var kindNames = [...]string{
@@ -33,7 +35,7 @@ var kindNames = [...]string{
 	Conflict: "conflict", Forbidden: "forbidden", Unauthenticated: "unauthenticated",
 	PaymentRequired: "payment_required", RateLimited: "rate_limited", TooLarge: "too_large",
 	MethodNotAllowed: "method_not_allowed", UnsupportedMedia: "unsupported_media_type",
-	Unavailable: "unavailable",
+	Unavailable: "unavailable", RequestTimeout: "request_timeout", HeadersTooLarge: "headers_too_large",
 }
 
 func (k Kind) String() string {

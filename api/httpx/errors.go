@@ -26,6 +26,8 @@ var statusOf = map[errs.Kind]int{
 	errs.MethodNotAllowed: http.StatusMethodNotAllowed,
 	errs.UnsupportedMedia: http.StatusUnsupportedMediaType,
 	errs.Unavailable:      http.StatusServiceUnavailable,
+	errs.RequestTimeout:   http.StatusRequestTimeout,
+	errs.HeadersTooLarge:  http.StatusRequestHeaderFieldsTooLarge,
 }
 
 // Status returns the HTTP status for kind.
@@ -48,8 +50,15 @@ type ErrorDetail struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
-// fiberKinds maps Fiber's own errors (routing, body limit) onto our kinds.
+// fiberKinds maps Fiber's own errors (routing, body limit, and what the
+// server reports when it cannot read a request: a slow or broken client
+// connection comes as 408 or 502, oversized headers as 431) onto our kinds.
+// None of them is our failure, so none renders or logs as internal.
 var fiberKinds = map[int]*errs.Error{
+	fiber.StatusRequestTimeout: errs.E(errs.RequestTimeout, "request_timeout", "the request was not received in time; send it again"),
+	fiber.StatusBadGateway:     errs.E(errs.BadRequest, "request_unreadable", "the request could not be read from the connection; send it again"),
+	fiber.StatusRequestHeaderFieldsTooLarge: errs.E(errs.HeadersTooLarge, "headers_too_large",
+		"the request headers are larger than the server accepts; send fewer or shorter headers"),
 	fiber.StatusNotFound:              errs.E(errs.NotFound, "route_not_found", "no such route"),
 	fiber.StatusMethodNotAllowed:      errs.E(errs.MethodNotAllowed, "method_not_allowed", "this route does not accept that method"),
 	fiber.StatusRequestEntityTooLarge: errs.E(errs.TooLarge, "body_too_large", "request body is larger than the limit"),
