@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,64 @@ func TestSearch_WalkAnswersAsIndex(t *testing.T) {
 			jb, _ := json.Marshal(b)
 			if string(ja) != string(jb) {
 				t.Fatalf("index and walk differ:\n%s\n%s", ja, jb)
+			}
+		})
+	}
+}
+
+// Ranking ORs each positive leaf's English and as-written forms (rankSQL)
+// instead of the whole query's two forms, which repeated every word that
+// is the same both ways: the ranks must be the same, record by record.
+func TestRankSQL_SameRanksAsWholeQuery(t *testing.T) {
+	env := tenanttest.Get(t)
+	tenant, ctx := genTenant(t, env, 1)
+	err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+		return Generate(ctx, 600, 11, GenOptions{NoItems: true})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"american history", "history", `"world war"`, "author:smith", "science", "histories of america",
+		"new world war", `"civil war" history`, "title:history OR subject:science", "history -war",
+		"histor* american", "running the world", "children and women", "the history",
+	} {
+		t.Run(q, func(t *testing.T) {
+			tree, err := ParseQuery(q)
+			if err != nil || tree == nil {
+				t.Fatalf("parse %q: %v", q, err)
+			}
+			c := &compiler{}
+			c.compile(tree, false)
+			if len(c.positive) == 0 {
+				t.Fatalf("%q has no positive leaves", q)
+			}
+			all := "(" + strings.Join(c.positive, " | ") + ")"
+			rank, args := rankSQL(c.positive)
+			type row struct {
+				ID         uuid.UUID
+				Whole, New float32
+			}
+			var rows []row
+			err = env.Pool.Tx(ctx, tenant, func(ctx context.Context, db *gorm.DB) error {
+				return db.Raw(`SELECT id, ts_rank_cd(search, `+tsQuerySQL+`) AS whole, `+rank+` AS new FROM bib_search ORDER BY id`,
+					append([]any{all, all, all, all, all}, args...)...).Scan(&rows).Error
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ranked := 0
+			for _, r := range rows {
+				if r.Whole != r.New {
+					t.Fatalf("%q: record %s ranks %v by the whole query, %v by rankSQL", q, r.ID, r.Whole, r.New)
+				}
+				if r.Whole > 0 {
+					ranked++
+				}
+			}
+			t.Logf("%q: %d of %d records rank above 0", q, ranked, len(rows))
+			if ranked == 0 && q != "the history" {
+				t.Fatalf("%q: no record ranks above 0; the test compares nothing", q)
 			}
 		})
 	}
