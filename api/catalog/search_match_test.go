@@ -193,3 +193,97 @@ func TestRankSQL_SameRanksAsWholeQuery(t *testing.T) {
 		})
 	}
 }
+
+// Facets count records, not copies or array elements twice: each value's
+// count must be the number of matching records that have it, whichever
+// statement counted it (relevance through the index or the walk, or the
+// title order's facets statement). Generated records have 0-5 copies of
+// mixed status, so a record with two available copies is common.
+func TestSearch_FacetsCountMatchingRecords(t *testing.T) {
+	env := tenanttest.Get(t)
+	tenant, ctx := genTenant(t, env, 3)
+	err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+		return Generate(ctx, 300, 5, GenOptions{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := NewService(env.Tenants)
+	walk := NewService(env.Tenants)
+	walk.ProbeCatalogue = 1
+	facetCond := map[string]string{
+		"subject":      "subjects @> ARRAY[?]::text[]",
+		"author":       "authors @> ARRAY[?]::text[]",
+		"format":       "format = ?",
+		"language":     "language = ?",
+		"availability": "id IN (SELECT bib_id FROM items WHERE status = ?)",
+	}
+	for _, tc := range []struct {
+		name string
+		svc  *Service
+		req  SearchRequest
+	}{
+		{"relevance", index, SearchRequest{Q: genNouns[0]}},
+		{"relevance walk", walk, SearchRequest{Q: genNouns[0]}},
+		{"relevance filtered", index, SearchRequest{Q: genNouns[0] + " OR " + genNouns[1], Filters: []string{"format:book"}}},
+		{"title order", index, SearchRequest{Q: genNouns[0], Sort: "title"}},
+		{"no query", index, SearchRequest{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			req.Facets, req.Limit = []string{"format", "language", "subject", "author", "availability"}, 10
+			tree, err := ParseQuery(req.Q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			where, args := "true", []any{}
+			if tree != nil {
+				e := (&compiler{}).compile(tree, false).toSQL()
+				where, args = e.sql, e.args
+			}
+			fsql, fargs, err := filterSQL(req.Filters)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fsql != "" {
+				where, args = "("+where+") AND "+fsql, append(args, fargs...)
+			}
+			err = env.Pool.Tx(ctx, tenant, func(ctx context.Context, db *gorm.DB) error {
+				res, err := tc.svc.Search(ctx, req)
+				if err != nil {
+					return err
+				}
+				if !res.TotalExact || res.Total == 0 {
+					t.Fatalf("total %d (exact %v): the test needs a small, exact result", res.Total, res.TotalExact)
+				}
+				checked := 0
+				for facet, cond := range facetCond {
+					for _, v := range res.Facets[facet] {
+						if facet == "availability" && v.Value == "all" {
+							if v.Count != res.Total {
+								t.Errorf("availability all = %d, total %d", v.Count, res.Total)
+							}
+							continue
+						}
+						var want int64
+						if err := db.Raw(`SELECT count(*) FROM bib_search WHERE (`+where+`) AND `+cond, append(append([]any{}, args...), v.Value)...).
+							Scan(&want).Error; err != nil {
+							return err
+						}
+						if v.Count != want {
+							t.Errorf("facet %s=%q counts %d, %d matching records have it", facet, v.Value, v.Count, want)
+						}
+						checked++
+					}
+				}
+				if checked < 10 {
+					t.Fatalf("only %d facet values to check: %v", checked, res.Facets)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
