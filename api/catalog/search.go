@@ -111,6 +111,26 @@ const tsQuerySQL = `(CASE WHEN to_tsquery('app.stacks_english', ?) = to_tsquery(
 const tsMatchSQL = `(CASE WHEN numnode(to_tsquery('app.stacks_english', ?)) = numnode(to_tsquery('app.stacks_simple', ?))
 	THEN to_tsquery('app.stacks_english', ?) ELSE to_tsquery('app.stacks_english', ?) || to_tsquery('app.stacks_simple', ?) END)`
 
+// rankSQL is the relevance of a record for the positive leaves of a query:
+// ts_rank_cd over the OR of every leaf, each leaf stemmed English OR as
+// written (tsQuerySQL) on its own. The query as a whole ("american" |
+// "history") differs between the two dictionaries as soon as one word
+// does, and then carried every word that is the same both ways twice
+// ('american' | 'histori' | 'american' | 'history'); ts_rank_cd looks each
+// operand up in every candidate's vector, so the duplicates cost a fifth of
+// its time (2,000 candidates: 4.1 ms instead of 3.3) and change nothing: it
+// merges operands found at the same position, and the ranks are the same
+// (TestRankSQL_SameRanksAsWholeQuery).
+func rankSQL(positive []string) (string, []any) {
+	parts := make([]string, len(positive))
+	var args []any
+	for i, ts := range positive {
+		parts[i] = tsQuerySQL
+		args = append(args, ts, ts, ts, ts, ts)
+	}
+	return `ts_rank_cd(search, ` + strings.Join(parts, " || ") + `)`, args
+}
+
 func tsSQL(ts string) sqlExpr {
 	match := tsMatchSQL
 	if strings.ContainsAny(ts, "!*") {
@@ -401,9 +421,7 @@ func (s *Service) searchWhere(ctx context.Context, req SearchRequest, where stri
 			sortBy = "title"
 			break
 		}
-		all := "(" + strings.Join(positive, " | ") + ")"
-		rankExpr = `ts_rank_cd(search, ` + tsQuerySQL + `)`
-		rankArgs = []any{all, all, all, all, all}
+		rankExpr, rankArgs = rankSQL(positive)
 	case "title", "author", "date", "date_asc":
 	default:
 		return nil, errs.E(errs.BadRequest, "bad_sort", "sort must be relevance, title, author, date or date_asc")
@@ -577,15 +595,21 @@ func qualified(alias, cols string) string {
 	return strings.Join(parts, ", ")
 }
 
-// facetSQL counts one facet over the matched set m.
+// facetSQL counts one facet over the matched set m. What costs is per
+// match, not per facet: subjects and authors unnest in the select list (one
+// ProjectSet node), not as a lateral function scan, which set up a function
+// call and a tuplestore for each of the 2,001 matches (2 ms of a 27 ms
+// search at 1M records); availability is a semi-join that stops at a
+// record's first available copy instead of joining every available copy
+// and sorting their ids for count(DISTINCT) (0.5 ms).
 var facetSQL = map[string]string{
 	"format":       `(SELECT 'format', format, '', count(*) FROM m GROUP BY format ORDER BY 4 DESC, 2 LIMIT 20)`,
 	"language":     `(SELECT 'language', language, '', count(*) FROM m WHERE language <> '' GROUP BY language ORDER BY 4 DESC, 2 LIMIT 20)`,
 	"year":         `(SELECT 'year', (pub_year / 10 * 10)::text || '-' || (pub_year / 10 * 10 + 9)::text, '', count(*) FROM m WHERE pub_year IS NOT NULL GROUP BY 2 ORDER BY 2 DESC LIMIT 30)`,
-	"subject":      `(SELECT 'subject', s, '', count(*) FROM m, unnest(m.subjects) s GROUP BY s ORDER BY 4 DESC, 2 LIMIT 20)`,
-	"author":       `(SELECT 'author', a, '', count(*) FROM m, unnest(m.authors) a GROUP BY a ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"subject":      `(SELECT 'subject', s, '', count(*) FROM (SELECT unnest(subjects) s FROM m) m GROUP BY s ORDER BY 4 DESC, 2 LIMIT 20)`,
+	"author":       `(SELECT 'author', a, '', count(*) FROM (SELECT unnest(authors) a FROM m) m GROUP BY a ORDER BY 4 DESC, 2 LIMIT 20)`,
 	"branch":       `(SELECT 'branch', b.id::text, b.name, count(DISTINCT i.bib_id) FROM items i JOIN m ON m.id = i.bib_id JOIN branches b ON b.id = i.branch_id GROUP BY b.id, b.name ORDER BY 4 DESC, 3 LIMIT 50)`,
-	"availability": `(SELECT 'availability', 'available', '', count(DISTINCT i.bib_id) FROM items i JOIN m ON m.id = i.bib_id WHERE i.status = 'available')`,
+	"availability": `(SELECT 'availability', 'available', '', count(*) FROM m WHERE EXISTS (SELECT FROM items i WHERE i.bib_id = m.id AND i.status = 'available'))`,
 }
 
 // facetRow is one row of a facet query: a facet value with its count, the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,158 @@ func TestSearch_WalkAnswersAsIndex(t *testing.T) {
 			jb, _ := json.Marshal(b)
 			if string(ja) != string(jb) {
 				t.Fatalf("index and walk differ:\n%s\n%s", ja, jb)
+			}
+		})
+	}
+}
+
+// Ranking ORs each positive leaf's English and as-written forms (rankSQL)
+// instead of the whole query's two forms, which repeated every word that
+// is the same both ways: the ranks must be the same, record by record.
+func TestRankSQL_SameRanksAsWholeQuery(t *testing.T) {
+	env := tenanttest.Get(t)
+	tenant, ctx := genTenant(t, env, 1)
+	err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+		return Generate(ctx, 600, 11, GenOptions{NoItems: true})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"american history", "history", `"world war"`, "author:smith", "science", "histories of america",
+		"new world war", `"civil war" history`, "title:history OR subject:science", "history -war",
+		"histor* american", "running the world", "children and women", "the history",
+	} {
+		t.Run(q, func(t *testing.T) {
+			tree, err := ParseQuery(q)
+			if err != nil || tree == nil {
+				t.Fatalf("parse %q: %v", q, err)
+			}
+			c := &compiler{}
+			c.compile(tree, false)
+			if len(c.positive) == 0 {
+				t.Fatalf("%q has no positive leaves", q)
+			}
+			all := "(" + strings.Join(c.positive, " | ") + ")"
+			rank, args := rankSQL(c.positive)
+			type row struct {
+				ID         uuid.UUID
+				Whole, New float32
+			}
+			var rows []row
+			err = env.Pool.Tx(ctx, tenant, func(ctx context.Context, db *gorm.DB) error {
+				return db.Raw(`SELECT id, ts_rank_cd(search, `+tsQuerySQL+`) AS whole, `+rank+` AS new FROM bib_search ORDER BY id`,
+					append([]any{all, all, all, all, all}, args...)...).Scan(&rows).Error
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ranked := 0
+			for _, r := range rows {
+				if r.Whole != r.New {
+					t.Fatalf("%q: record %s ranks %v by the whole query, %v by rankSQL", q, r.ID, r.Whole, r.New)
+				}
+				if r.Whole > 0 {
+					ranked++
+				}
+			}
+			t.Logf("%q: %d of %d records rank above 0", q, ranked, len(rows))
+			if ranked == 0 && q != "the history" {
+				t.Fatalf("%q: no record ranks above 0; the test compares nothing", q)
+			}
+		})
+	}
+}
+
+// Facets count records, not copies or array elements twice: each value's
+// count must be the number of matching records that have it, whichever
+// statement counted it (relevance through the index or the walk, or the
+// title order's facets statement). Generated records have 0-5 copies of
+// mixed status, so a record with two available copies is common.
+func TestSearch_FacetsCountMatchingRecords(t *testing.T) {
+	env := tenanttest.Get(t)
+	tenant, ctx := genTenant(t, env, 3)
+	err := env.Pool.Tx(ctx, tenant, func(ctx context.Context, _ *gorm.DB) error {
+		return Generate(ctx, 300, 5, GenOptions{})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := NewService(env.Tenants)
+	walk := NewService(env.Tenants)
+	walk.ProbeCatalogue = 1
+	facetCond := map[string]string{
+		"subject":      "subjects @> ARRAY[?]::text[]",
+		"author":       "authors @> ARRAY[?]::text[]",
+		"format":       "format = ?",
+		"language":     "language = ?",
+		"availability": "id IN (SELECT bib_id FROM items WHERE status = ?)",
+	}
+	for _, tc := range []struct {
+		name string
+		svc  *Service
+		req  SearchRequest
+	}{
+		{"relevance", index, SearchRequest{Q: genNouns[0]}},
+		{"relevance walk", walk, SearchRequest{Q: genNouns[0]}},
+		{"relevance filtered", index, SearchRequest{Q: genNouns[0] + " OR " + genNouns[1], Filters: []string{"format:book"}}},
+		{"title order", index, SearchRequest{Q: genNouns[0], Sort: "title"}},
+		{"no query", index, SearchRequest{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			req.Facets, req.Limit = []string{"format", "language", "subject", "author", "availability"}, 10
+			tree, err := ParseQuery(req.Q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			where, args := "true", []any{}
+			if tree != nil {
+				e := (&compiler{}).compile(tree, false).toSQL()
+				where, args = e.sql, e.args
+			}
+			fsql, fargs, err := filterSQL(req.Filters)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fsql != "" {
+				where, args = "("+where+") AND "+fsql, append(args, fargs...)
+			}
+			err = env.Pool.Tx(ctx, tenant, func(ctx context.Context, db *gorm.DB) error {
+				res, err := tc.svc.Search(ctx, req)
+				if err != nil {
+					return err
+				}
+				if !res.TotalExact || res.Total == 0 {
+					t.Fatalf("total %d (exact %v): the test needs a small, exact result", res.Total, res.TotalExact)
+				}
+				checked := 0
+				for facet, cond := range facetCond {
+					for _, v := range res.Facets[facet] {
+						if facet == "availability" && v.Value == "all" {
+							if v.Count != res.Total {
+								t.Errorf("availability all = %d, total %d", v.Count, res.Total)
+							}
+							continue
+						}
+						var want int64
+						if err := db.Raw(`SELECT count(*) FROM bib_search WHERE (`+where+`) AND `+cond, append(append([]any{}, args...), v.Value)...).
+							Scan(&want).Error; err != nil {
+							return err
+						}
+						if v.Count != want {
+							t.Errorf("facet %s=%q counts %d, %d matching records have it", facet, v.Value, v.Count, want)
+						}
+						checked++
+					}
+				}
+				if checked < 10 {
+					t.Fatalf("only %d facet values to check: %v", checked, res.Facets)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
