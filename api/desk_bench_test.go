@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +68,14 @@ func BenchmarkDesk(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+	// The floor under every API call: an authenticated read of one row
+	// (HTTP, authentication, the tenant transaction, one key lookup), at
+	// the same 32 clients. A desk operation cannot be cheaper than this.
+	b.Run("api_floor_clients=32", func(b *testing.B) {
+		n, elapsed := f.floor(b, 32, 10*time.Second)
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
+		b.ReportMetric(0, "ns/op")
+	})
 	b.Run("pgbench_tpcb_clients=32", func(b *testing.B) {
 		tps, err := pgbenchTPS(b, 32, 10*time.Second)
 		if err != nil {
@@ -350,6 +359,39 @@ func (f *deskBench) run(b *testing.B, clients int, dur time.Duration) (map[strin
 	}
 	wg.Wait()
 	return lat, total, time.Since(start)
+}
+
+// floor loops clients on GET /branches/{id} for dur and returns how many
+// requests succeeded.
+func (f *deskBench) floor(b *testing.B, clients int, dur time.Duration) (int, time.Duration) {
+	var total atomic.Int64
+	deadline := time.Now().Add(dur)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				req, _ := http.NewRequest("GET", f.base+"/api/v1/branches/"+f.branch, nil)
+				req.Header.Set("Authorization", "Bearer "+f.token)
+				res, err := f.client.Do(req)
+				if err != nil {
+					b.Errorf("GET branch: %v", err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Errorf("GET branch: %d", res.StatusCode)
+					return
+				}
+				total.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(total.Load()), time.Since(start)
 }
 
 var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
