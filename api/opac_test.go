@@ -51,8 +51,11 @@ func TestOPAC_RenewLinkInDueSoonMail(t *testing.T) {
 	for _, it := range []map[string]any{book, dvd} {
 		want(t, d.checkout(d.lib.Token, p, it, main, map[string]any{"at": time.Now().Add(-time.Hour).Format(time.RFC3339)}), 201)
 	}
-	// A run dated 3 days before the book's due date (21-day loans).
-	due := time.Now().Add(-time.Hour).AddDate(0, 0, 21-3)
+	// A run dated 3 days before the book's due date (21-day loans), a date
+	// in the library's time zone: the UTC date is a day ahead of Chicago's
+	// every evening.
+	chicago, _ := time.LoadLocation("America/Chicago")
+	due := time.Now().Add(-time.Hour).In(chicago).AddDate(0, 0, 21-3)
 	r := call(t, s, "POST", "/api/v1/notices/run", d.lib.Token, map[string]any{"kind": "due_soon", "date": due.Format(time.DateOnly)})
 	want(t, r, 202)
 	nr := call(t, s, "GET", "/api/v1/notices?kind=due_soon&patron_id="+p["id"].(string), d.lib.Token, nil)
