@@ -147,7 +147,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (*CheckoutResu
 	patronLock := s.patrons.DeskLock(in.PatronCard, in.PatronID, today)
 	f := &facts{}
 	if err := tenants.Pipeline(ctx, itemLock.Step(), patronLock.Step(),
-		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, uuid.Nil, today)); err != nil {
+		s.deskFactsStep(f, in.PatronCard, in.PatronID, in.ItemBarcode, uuid.Nil, today, false)); err != nil {
 		return nil, fmt.Errorf("checkout: %w", err)
 	}
 	item, err := itemLock.Item()
@@ -648,7 +648,7 @@ func (s *Service) Renew(ctx context.Context, loanID uuid.UUID, in RenewInput) (*
 	steps := []tenants.Step{itemLock.Step(), loanLock}
 	if peek.PatronID != nil {
 		patronLock = s.patrons.DeskLock("", peek.PatronID, today)
-		steps = append(steps, patronLock.Step(), s.deskFactsStep(f, "", peek.PatronID, "", peek.ItemID, today))
+		steps = append(steps, patronLock.Step(), s.deskFactsStep(f, "", peek.PatronID, "", peek.ItemID, today, true))
 	}
 	if err := tenants.Pipeline(ctx, steps...); err != nil {
 		return nil, fmt.Errorf("renew: %w", err)

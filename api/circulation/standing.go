@@ -29,10 +29,7 @@ const factsSQL = `SELECT l.loans, l.overdue, l.lost, l.claims_returned, l.by_typ
   (SELECT COALESCE(sum(CASE WHEN kind IN ('charge', 'refund') THEN amount ELSE -amount END), 0)
      FROM fee_entries WHERE patron_id = k.p) AS balance,
   (SELECT currency FROM tenants WHERE id = app.current_tenant_id()) AS currency,
-  k.loanable, ih.other_hold, h.own_hold,
-  ih.waiting + (SELECT count(*) FROM holds WHERE bib_id = k.bib AND item_id IS NULL AND status = 'pending' AND patron_id <> k.p
-     AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day)) AS waiting,
-  (SELECT count(*) FROM items WHERE bib_id = k.bib AND status = 'available') AS free_copies
+  k.loanable, ih.other_hold, h.own_hold, @waiting
 FROM (@k OFFSET 0) k,
  LATERAL (SELECT count(*) AS loans,
     count(*) FILTER (WHERE status = 'active' AND due_at < @now) AS overdue,
@@ -49,15 +46,28 @@ FROM (@k OFFSET 0) k,
   FROM holds WHERE item_id = k.item AND status = 'pending' AND patron_id <> k.p
     AND (suspended_until IS NULL OR suspended_until <= k.day)) ih`
 
+// factsWaiting is factsSQL's count of the others waiting for the copy or
+// the title, and the title's copies on the shelf: what a renewal checks.
+// A checkout does not (a title-level hold does not hold back an available
+// copy), so its statement leaves both subqueries out (factsNoWaiting).
+const (
+	factsWaiting = `ih.waiting + (SELECT count(*) FROM holds WHERE bib_id = k.bib AND item_id IS NULL AND status = 'pending' AND patron_id <> k.p
+     AND (suspended_until IS NULL OR suspended_until <= k.day) AND (not_needed_after IS NULL OR not_needed_after >= k.day)) AS waiting,
+  (SELECT count(*) FROM items WHERE bib_id = k.bib AND status = 'available') AS free_copies`
+	factsNoWaiting = `0 AS waiting, 0 AS free_copies`
+)
+
 // factsK is factsSQL's row of ids when the caller knows them: the patron
 // (p), the item, its title (bib) and type, and the day.
 const factsK = `SELECT CAST(@p AS uuid) AS p, CAST(@item AS uuid) AS item, CAST(@bib AS uuid) AS bib,
     COALESCE((SELECT loanable FROM item_types WHERE code = CAST(@type AS text)), true) AS loanable, CAST(@day AS date) AS day`
 
-// withK is factsSQL with its row of ids.
-func withK(k string) string { return strings.Replace(factsSQL, "@k", k, 1) }
+// withK is factsSQL with its row of ids and its waiting counts.
+func withK(k, waiting string) string {
+	return strings.NewReplacer("@k", k, "@waiting", waiting).Replace(factsSQL)
+}
 
-var loadFactsSQL = withK(factsK)
+var loadFactsSQL = withK(factsK, factsWaiting)
 
 // facts is the result of factsSQL.
 type facts struct {
@@ -115,13 +125,15 @@ func (s *Service) loadFacts(ctx context.Context, patronID uuid.UUID, itemID, bib
 // deskFacts are factsSQL for the desk's pipeline, where the patron (by card
 // or id) and the item (by barcode or id) are not loaded yet: the row of ids
 // finds them itself, the item and its type in one join. Indexed [by
-// card][by barcode], compiled once.
-var deskFacts = func() (v [2][2]*tenants.Named) {
+// card][by barcode][with the waiting counts], compiled once.
+var deskFacts = func() (v [2][2][2]*tenants.Named) {
 	for c, patron := range []string{"CAST(@pid AS uuid)", "(SELECT id FROM patrons WHERE card_number = @card)"} {
 		for b, item := range []string{"it.id = @iid", "it.barcode = @barcode"} {
-			v[c][b] = tenants.CompileNamed(withK(`SELECT ` + patron + ` AS p, it.id AS item, it.bib_id AS bib,
+			for w, waiting := range []string{factsNoWaiting, factsWaiting} {
+				v[c][b][w] = tenants.CompileNamed(withK(`SELECT `+patron+` AS p, it.id AS item, it.bib_id AS bib,
     COALESCE(t.loanable, true) AS loanable, CAST(@day AS date) AS day
-  FROM (SELECT 1) one LEFT JOIN items it ON ` + item + ` LEFT JOIN item_types t ON t.code = it.item_type`))
+  FROM (SELECT 1) one LEFT JOIN items it ON `+item+` LEFT JOIN item_types t ON t.code = it.item_type`, waiting))
+			}
 		}
 	}
 	return v
@@ -129,9 +141,10 @@ var deskFacts = func() (v [2][2]*tenants.Named) {
 
 // deskFactsStep is loadFacts as a step of the desk's pipeline. It runs
 // after the steps that lock the item and the patron, so it reads with their
-// locks held, as loadFacts would.
-func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode string, itemID uuid.UUID, day string) tenants.Step {
-	return deskFacts[b2i(card != "")][b2i(barcode != "")].Step(map[string]any{"card": card, "pid": patronID,
+// locks held, as loadFacts would. With waiting it also counts who waits
+// for the item (renewals); without, Waiting and FreeCopies are 0.
+func (s *Service) deskFactsStep(dest *facts, card string, patronID *uuid.UUID, barcode string, itemID uuid.UUID, day string, waiting bool) tenants.Step {
+	return deskFacts[b2i(card != "")][b2i(barcode != "")][b2i(waiting)].Step(map[string]any{"card": card, "pid": patronID,
 		"barcode": barcode, "iid": itemID, "now": s.now(), "day": day}, dest)
 }
 
