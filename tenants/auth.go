@@ -182,26 +182,31 @@ func (s *Service) NewAuth(token string) (*Auth, error) {
 // and the statement finds the credential only there (RLS).
 func (a *Auth) Tenant() uuid.UUID { return a.tenant }
 
-// The authentication statements of sessions and API keys.
+// The authentication statements of sessions and API keys. Every request
+// runs one, so each part is a plain subquery planned with the statement
+// (once per connection): the subscription's access comes from the view
+// app.tenant_access_v, not through the PL/pgSQL function (a second
+// executor per request), and the grants are a subquery, not a GROUP BY
+// over a join (migrations/0023_auth_access.sql has the measurements).
 const (
+	authAccessSQL  = `(SELECT access FROM app.tenant_access_v)`
 	authSessionSQL = `SELECT s.id, s.user_id, u.email, u.name,
-		  COALESCE(json_agg(json_build_object('role', g.role, 'branch_id', g.branch_id)) FILTER (WHERE g.id IS NOT NULL), '[]') AS grants,
-		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
+		  COALESCE((SELECT json_agg(json_build_object('role', g.role, 'branch_id', g.branch_id)) FROM staff_grants g
+		    WHERE g.tenant_id = s.tenant_id AND g.user_id = s.user_id), '[]') AS grants,
+		  ` + authAccessSQL + ` AS access, ` + EpochSQL + ` AS epoch
 		FROM sessions s
 		JOIN staff_users u ON u.tenant_id = s.tenant_id AND u.id = s.user_id AND u.status = 'active'
-		LEFT JOIN staff_grants g ON g.tenant_id = s.tenant_id AND g.user_id = s.user_id
-		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-		GROUP BY s.id, s.user_id, u.email, u.name`
+		WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()`
 	authKeySQL = `SELECT k.id, NULL::uuid AS user_id, '' AS email, k.name,
 		  json_build_array(json_build_object('role', k.role, 'branch_id', k.branch_id)) AS grants,
-		  app.tenant_access() AS access, ` + EpochSQL + ` AS epoch
+		  ` + authAccessSQL + ` AS access, ` + EpochSQL + ` AS epoch
 		FROM api_keys k
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())`
 )
 
 // Lead is the authentication statement, for Pool.TxLead: the session (or
 // API key), the user, their grants, the library's subscription access
-// (app.tenant_access()) and its configuration epoch, in one statement.
+// (app.tenant_access_v) and its configuration epoch, in one statement.
 func (a *Auth) Lead() Lead {
 	q := authSessionSQL
 	if a.kind != sessionTokenKind {
