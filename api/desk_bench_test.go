@@ -120,6 +120,13 @@ func envInt(name string, def int) int {
 // reached); the history uses the other patrons and items.
 const deskSlots, deskPerClient = 64, 20
 
+// The items and patrons no client uses, numbered from 0 (n), for the
+// history's statements.
+const (
+	deskFreeItems   = `it AS (SELECT id, bib_id, row_number() OVER (ORDER BY barcode) - 1 AS n FROM items WHERE barcode >= @firstFree)`
+	deskFreePatrons = `pa AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS n FROM patrons WHERE card_number >= @firstFreeCard)`
+)
+
 func buildDesk(b *testing.B) *deskBench {
 	nItems, nPatrons := envInt("STACKS_BENCH_ITEMS", 100000), envInt("STACKS_BENCH_PATRONS", 20000)
 	s := newServer(b, api.Config{})
@@ -176,16 +183,16 @@ FROM generate_series(0, @patrons - 1) g`,
 			// while it is small keeps a sequential scan of it for the
 			// whole run (the CI server does not autovacuum, so nothing
 			// re-plans it): the run then measured that scan, not the desk.
-			`WITH it AS (SELECT id, bib_id, row_number() OVER (ORDER BY barcode) - 1 AS n FROM items WHERE barcode >= @firstFree),
-  pa AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS n FROM patrons WHERE card_number >= @firstFreeCard),
+			`WITH ` + deskFreeItems + `,
+  ` + deskFreePatrons + `,
   g AS (SELECT g, (now() - interval '1 year' + (g::float8 / @history) * interval '360 days') AS t FROM generate_series(0::bigint, @history - 1) g)
 INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, status,
   checked_out_at, due_at, returned_at, return_branch_id, renewals_allowed)
 SELECT app.current_tenant_id(), gen_random_uuid(), it.id, pa.id, 'adult', 'book', it.bib_id, @branch, 'returned',
   g.t, g.t + interval '21 days', g.t + interval '1 day' * (1 + g.g % 20), @branch, 3
 FROM g JOIN it ON it.n = (g.g * 7919) % (SELECT count(*) FROM it) JOIN pa ON pa.n = (g.g * 104729) % (SELECT count(*) FROM pa)`,
-			`WITH it AS (SELECT id, bib_id, row_number() OVER (ORDER BY barcode) - 1 AS n FROM items WHERE barcode >= @firstFree),
-  pa AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS n FROM patrons WHERE card_number >= @firstFreeCard),
+			`WITH ` + deskFreeItems + `,
+  ` + deskFreePatrons + `,
   l AS (INSERT INTO loans (tenant_id, id, item_id, patron_id, patron_category, item_type, bib_id, branch_id, status,
     checked_out_at, due_at, renewals_allowed)
   SELECT app.current_tenant_id(), gen_random_uuid(), it.id, pa.id, 'adult', 'book', it.bib_id, @branch, 'active',
@@ -199,14 +206,14 @@ UPDATE items SET status = 'checked_out' FROM l WHERE items.id = l.item_id`,
 			// 20k ledger entries (charges, half of them paid).
 			`WITH it AS (SELECT DISTINCT bib_id FROM items WHERE barcode >= @firstFree),
   b AS (SELECT bib_id, row_number() OVER (ORDER BY bib_id) - 1 AS n FROM it),
-  pa AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS n FROM patrons WHERE card_number >= @firstFreeCard)
+  ` + deskFreePatrons + `
 INSERT INTO holds (tenant_id, id, patron_id, bib_id, pickup_branch_id, status, requested_at, closed_at)
 SELECT app.current_tenant_id(), gen_random_uuid(), pa.id, b.bib_id, @branch,
   CASE WHEN g % 10 = 0 THEN 'pending' ELSE 'fulfilled' END, now() - interval '1 hour' * g,
   CASE WHEN g % 10 = 0 THEN NULL ELSE now() - interval '1 hour' * g + interval '3 days' END
 FROM generate_series(0::bigint, 19999) g JOIN b ON b.n = (g * 7919) % (SELECT count(*) FROM b)
   JOIN pa ON pa.n = (g * 104729) % (SELECT count(*) FROM pa)`,
-			`WITH pa AS (SELECT id, row_number() OVER (ORDER BY card_number) - 1 AS n FROM patrons WHERE card_number >= @firstFreeCard)
+			`WITH ` + deskFreePatrons + `
 INSERT INTO fee_entries (tenant_id, id, patron_id, kind, charge_type, method, amount, currency, created_at)
 SELECT app.current_tenant_id(), gen_random_uuid(), pa.id, CASE WHEN g % 2 = 0 THEN 'charge' ELSE 'payment' END,
   CASE WHEN g % 2 = 0 THEN 'overdue' END, CASE WHEN g % 2 = 1 THEN 'cash' END, 50 + g % 500,
@@ -225,13 +232,15 @@ FROM generate_series(0::bigint, 19999) g JOIN pa ON pa.n = ((g / 2) * 104729) % 
 	if err != nil {
 		b.Fatalf("generate the desk's data: %v", err)
 	}
-	if db, err := sql.Open("pgx", env.OwnerURL); err == nil {
-		for _, t := range []string{"items", "patrons", "bibs", "loans", "holds", "fee_entries"} {
-			if _, err := db.Exec("ANALYZE " + t); err != nil {
-				b.Fatalf("analyze %s: %v", t, err)
-			}
+	owner, err := sql.Open("pgx", env.OwnerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer owner.Close()
+	for _, t := range []string{"items", "patrons", "bibs", "loans", "holds", "fee_entries"} {
+		if _, err := owner.Exec("ANALYZE " + t); err != nil {
+			b.Fatalf("analyze %s: %v", t, err)
 		}
-		db.Close()
 	}
 	b.Logf("generated %d items, %d patrons and %d loans in %s", nItems, nPatrons, 2*nItems+(nItems-deskSlots*deskPerClient)/10,
 		time.Since(start).Round(time.Second))
