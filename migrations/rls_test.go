@@ -80,14 +80,14 @@ func tenancyViolations(t *testing.T, db querier) []string {
 			JOIN pg_attribute la ON la.attrelid = con.conrelid AND la.attname = 'tenant_id' AND NOT la.attisdropped
 			WHERE n.nspname = 'public' AND con.contype = 'f'
 			AND NOT (con.conkey[1] = la.attnum AND con.confkey[1] = fa.attnum)`},
-	}
-	// A view runs as its owner unless it is security_invoker, and the owner
-	// is not subject to row-level security: such a view over a tenant table
-	// would read every library's rows.
-	checks = append(checks, struct{ what, q string }{"view without security_invoker (it would bypass row-level security)", `
+		// A view runs as its owner unless it is security_invoker, and the
+		// owner is not subject to row-level security: such a view over a
+		// tenant table would read every library's rows.
+		{"view without security_invoker (it would bypass row-level security)", `
 			SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 			WHERE n.nspname IN ('public', 'app') AND c.relkind = 'v'
-			AND NOT COALESCE('security_invoker=true' = ANY (c.reloptions), false)`})
+			AND NOT COALESCE('security_invoker=true' = ANY (c.reloptions), false)`},
+	}
 	var out []string
 	for _, c := range checks {
 		for _, s := range strs(t, db, c.q) {
