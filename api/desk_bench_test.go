@@ -40,8 +40,9 @@ import (
 // by the real API over HTTP on loopback. Each client owns one patron and
 // its own items and loops checkout -> (every 4th cycle a renewal) ->
 // checkin. It reports p50/p95/p99 per operation with 1 and 4 clients,
-// operations per second with 32 clients, and pgbench's TPC-B tps at 32
-// clients on the same server as the ceiling to compare against.
+// operations per second with 32 clients, and those against pgbench's TPC-B
+// tps at 32 clients on the same server, the ceiling to compare against
+// (vs_pgbench_tpcb_clients=32: desk-pct is the goal's ratio).
 //
 //	go tool task bench:desk
 func BenchmarkDesk(b *testing.B) {
@@ -76,12 +77,40 @@ func BenchmarkDesk(b *testing.B) {
 		b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")
 		b.ReportMetric(0, "ns/op")
 	})
-	b.Run("pgbench_tpcb_clients=32", func(b *testing.B) {
-		tps, err := pgbenchTPS(b, 32, 10*time.Second)
+	// The goal's ratio, desk operations per second over pgbench's TPC-B
+	// tps at 32 clients, measured in alternating 5-second slices (three
+	// of each): this machine's speed moves by a quarter from minute to
+	// minute (shared hosts), and a desk run and a pgbench run minutes
+	// apart measured that drift as much as the desk.
+	b.Run("vs_pgbench_tpcb_clients=32", func(b *testing.B) {
+		pg, err := newPgbench(b, 32)
 		if err != nil {
 			b.Skipf("pgbench: %v", err)
 		}
-		b.ReportMetric(tps, "tps")
+		defer pg.drop()
+		var ops int
+		var deskTime time.Duration
+		var tpsSum float64
+		minPct := 0.0
+		const slices, slice = 3, 5 * time.Second
+		for r := 0; r < slices; r++ {
+			_, n, elapsed := f.run(b, 32, slice)
+			tps, err := pg.run(b, 32, slice)
+			if err != nil {
+				b.Fatalf("pgbench: %v", err)
+			}
+			ops, deskTime, tpsSum = ops+n, deskTime+elapsed, tpsSum+tps
+			pct := 100 * float64(n) / elapsed.Seconds() / tps
+			b.Logf("slice %d: desk %.0f ops/s, pgbench %.0f tps: %.0f %%", r+1, float64(n)/elapsed.Seconds(), tps, pct)
+			if r == 0 || pct < minPct {
+				minPct = pct
+			}
+		}
+		deskRate, tps := float64(ops)/deskTime.Seconds(), tpsSum/slices
+		b.ReportMetric(deskRate, "desk-ops/s")
+		b.ReportMetric(tps, "pgbench-tps")
+		b.ReportMetric(100*deskRate/tps, "desk-pct")
+		b.ReportMetric(minPct, "min-slice-pct")
 		b.ReportMetric(0, "ns/op")
 	})
 }
@@ -405,34 +434,53 @@ func (f *deskBench) floor(b *testing.B, clients int, dur time.Duration) (int, ti
 
 var tpsRe = regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
 
-// pgbenchTPS runs pgbench's TPC-B-like script with the given clients on a
-// scratch database of the same server (scale = clients, so clients do not
-// all queue on one branch row).
-func pgbenchTPS(b *testing.B, clients int, dur time.Duration) (float64, error) {
+// pgbenchDB is a scratch database of the test server initialised for
+// pgbench's TPC-B-like script.
+type pgbenchDB struct {
+	bin, url string
+	drop     func()
+}
+
+// newPgbench creates and initialises the database at scale (scale =
+// clients, so clients do not all queue on one branch row).
+func newPgbench(b *testing.B, scale int) (*pgbenchDB, error) {
 	bin, err := exec.LookPath("pgbench")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	env := tenanttest.Get(b)
 	admin, err := sql.Open("pgx", env.OwnerURL)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	defer admin.Close()
 	name := "stacks_pgbench_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 10)
 	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		return 0, err
+		admin.Close()
+		return nil, err
 	}
-	defer admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	pg := &pgbenchDB{bin: bin, drop: func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		admin.Close()
+	}}
 	u, _ := url.Parse(env.OwnerURL)
 	u.Path = "/" + name
 	q := u.Query()
 	q.Del("search_path")
 	u.RawQuery = q.Encode()
-	if out, err := exec.Command(bin, "-i", "-q", "-s", strconv.Itoa(clients), u.String()).CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("pgbench -i: %v: %s", err, out)
+	pg.url = u.String()
+	if out, err := exec.Command(bin, "-i", "-q", "-s", strconv.Itoa(scale), pg.url).CombinedOutput(); err != nil {
+		pg.drop()
+		return nil, fmt.Errorf("pgbench -i: %v: %s", err, out)
 	}
-	out, err := exec.Command(bin, "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(int(dur.Seconds())), u.String()).CombinedOutput()
+	// The initialisation's writes flushed now, not by a checkpoint in the
+	// middle of a measurement (needs a superuser; harmless without).
+	admin.Exec("CHECKPOINT")
+	return pg, nil
+}
+
+// run runs the TPC-B-like script with clients for dur and returns its tps.
+func (pg *pgbenchDB) run(b *testing.B, clients int, dur time.Duration) (float64, error) {
+	out, err := exec.Command(pg.bin, "-c", strconv.Itoa(clients), "-j", "2", "-T", strconv.Itoa(int(dur.Seconds())), pg.url).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("pgbench: %v: %s", err, out)
 	}
@@ -440,7 +488,7 @@ func pgbenchTPS(b *testing.B, clients int, dur time.Duration) (float64, error) {
 	if m == nil {
 		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
 	}
-	b.Logf("pgbench TPC-B, scale %d, %d clients, %s:\n%s", clients, clients, dur, out)
+	b.Logf("pgbench TPC-B, %d clients, %s:\n%s", clients, dur, out)
 	return strconv.ParseFloat(string(m[1]), 64)
 }
 
