@@ -379,28 +379,35 @@ type checkinFacts struct {
 	Next     []byte
 }
 
+// The item's id and title come in once, through the row k (@k); OFFSET 0
+// keeps it a row (see factsSQL): as scalar subqueries in each place, the
+// desk's barcode lookup ran five times per checkin.
 const checkinFactsSQL = `SELECT l.*, l.id IS NOT NULL AS has_loan,
   (SELECT history_privacy FROM patrons WHERE id = l.patron_id) AS privacy,
   (SELECT row_to_json(s) FROM circ_settings s) AS settings,
-  (SELECT row_to_json(t) FROM transits t WHERE t.item_id = @item AND t.received_at IS NULL AND t.canceled_at IS NULL
+  (SELECT row_to_json(t) FROM transits t WHERE t.item_id = k.item AND t.received_at IS NULL AND t.canceled_at IS NULL
      FOR UPDATE) AS transit,
-  (SELECT row_to_json(h) FROM holds h WHERE h.trapped_item_id = @item AND h.status IN ('in_transit', 'waiting')
+  (SELECT row_to_json(h) FROM holds h WHERE h.trapped_item_id = k.item AND h.status IN ('in_transit', 'waiting')
      FOR UPDATE) AS trapped,
   (SELECT row_to_json(h) FROM holds h JOIN patrons p ON p.id = h.patron_id
-     WHERE h.status = 'pending' AND p.status = 'active' AND (h.item_id = @item OR (h.item_id IS NULL AND h.bib_id = @bib))
+     WHERE h.status = 'pending' AND p.status = 'active' AND (h.item_id = k.item OR (h.item_id IS NULL AND h.bib_id = k.bib))
        AND (h.suspended_until IS NULL OR h.suspended_until <= CAST(@day AS date))
        AND (h.not_needed_after IS NULL OR h.not_needed_after >= CAST(@day AS date))
      ORDER BY h.requested_at, h.id LIMIT 1 FOR UPDATE OF h) AS next
-FROM (SELECT 1) one
-LEFT JOIN LATERAL (SELECT * FROM loans WHERE item_id = @item AND status <> 'returned' FOR UPDATE) l ON true`
+FROM (@k OFFSET 0) k
+LEFT JOIN LATERAL (SELECT * FROM loans WHERE item_id = k.item AND status <> 'returned' FOR UPDATE) l ON true`
+
+// checkinFactsWith is checkinFactsSQL with its row of ids.
+func checkinFactsWith(k string) string { return strings.Replace(checkinFactsSQL, "@k", k, 1) }
+
+// loadCheckinFactsSQL reads the facts of an item already in hand.
+var loadCheckinFactsSQL = checkinFactsWith(`SELECT CAST(@item AS uuid) AS item, CAST(@bib AS uuid) AS bib`)
 
 // deskCheckinFacts are checkinFactsSQL for the desk's pipeline, finding the
 // item by id [0] or barcode [1] itself; compiled once.
 var deskCheckinFacts = [2]*tenants.Named{
-	tenants.CompileNamed(strings.NewReplacer("@item", "CAST(@iid AS uuid)",
-		"@bib", "(SELECT bib_id FROM items WHERE id = @iid)").Replace(checkinFactsSQL)),
-	tenants.CompileNamed(strings.NewReplacer("@item", "(SELECT id FROM items WHERE barcode = @barcode)",
-		"@bib", "(SELECT bib_id FROM items WHERE barcode = @barcode)").Replace(checkinFactsSQL)),
+	tenants.CompileNamed(checkinFactsWith(`SELECT it.id AS item, it.bib_id AS bib FROM (SELECT 1) one LEFT JOIN items it ON it.id = @iid`)),
+	tenants.CompileNamed(checkinFactsWith(`SELECT it.id AS item, it.bib_id AS bib FROM (SELECT 1) one LEFT JOIN items it ON it.barcode = @barcode`)),
 }
 
 func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*CheckinResult, error) {
@@ -409,7 +416,7 @@ func (s *Service) checkin(ctx context.Context, d *desk, item *catalog.Item) (*Ch
 		return nil, err
 	}
 	var cf checkinFacts
-	if err := db.Raw(checkinFactsSQL, map[string]any{"item": item.ID, "bib": item.BibID,
+	if err := db.Raw(loadCheckinFactsSQL, map[string]any{"item": item.ID, "bib": item.BibID,
 		"day": d.at.In(d.loc).Format(time.DateOnly)}).Scan(&cf).Error; err != nil {
 		return nil, fmt.Errorf("checkin facts: %w", err)
 	}
