@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -104,10 +105,7 @@ func (s *Service) Daily(ctx context.Context, tenant uuid.UUID, today time.Time) 
 		if err != nil {
 			return err
 		}
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
+		loc := tz.OrUTC(t.Timezone)
 		daysTo := func(at time.Time) int { return int(civil(at.In(loc)).Sub(civil(today)).Hours() / 24) }
 		switch {
 		case a.Status == "trialing" && a.TrialEndsAt != nil:

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 )
 
 // Org unit kinds: consortium -> member library -> branch.
@@ -276,11 +277,11 @@ func (in *BranchInput) apply(b *Branch) error {
 		if *in.Timezone == "" {
 			b.Timezone = nil
 		} else {
-			if _, err := time.LoadLocation(*in.Timezone); err != nil || *in.Timezone == "Local" {
+			if _, err := tz.Load(*in.Timezone); err != nil || *in.Timezone == "Local" {
 				return errs.Field("timezone", "invalid_timezone", fmt.Sprintf("%q is not an IANA time zone such as Europe/Paris", *in.Timezone))
 			}
-			tz := *in.Timezone
-			b.Timezone = &tz
+			zone := *in.Timezone
+			b.Timezone = &zone
 		}
 	}
 	if in.Email != nil {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"golang.org/x/text/currency"
 	"golang.org/x/text/language"
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 )
 
 // TenantInput is the body of PATCH /api/v1/tenant: absent fields stay.
@@ -60,7 +60,7 @@ func (s *Service) UpdateTenant(ctx context.Context, in TenantInput) (*Tenant, er
 		set["name"] = n
 	}
 	if in.Timezone != nil {
-		if _, err := time.LoadLocation(*in.Timezone); err != nil || *in.Timezone == "" || *in.Timezone == "Local" {
+		if _, err := tz.Load(*in.Timezone); err != nil || *in.Timezone == "" || *in.Timezone == "Local" {
 			return nil, errs.Field("timezone", "invalid_timezone", fmt.Sprintf("%q is not an IANA time zone such as America/Chicago", *in.Timezone))
 		}
 		set["timezone"] = *in.Timezone

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 )
 
 // SignupInput is the body of POST /api/v1/signup.
@@ -92,7 +93,7 @@ func (in *SignupInput) validate() error {
 	if in.Timezone == "" || in.Timezone == "Local" {
 		return errs.Field("timezone", "invalid_timezone", "timezone is required: an IANA name such as America/Chicago")
 	}
-	if _, err := time.LoadLocation(in.Timezone); err != nil {
+	if _, err := tz.Load(in.Timezone); err != nil {
 		return errs.Field("timezone", "invalid_timezone", fmt.Sprintf("%q is not an IANA time zone such as America/Chicago", in.Timezone))
 	}
 	in.Country = strings.ToUpper(strings.TrimSpace(in.Country))

@@ -21,6 +21,7 @@ import (
 	"github.com/stacks-ils/stacks/api/opac"
 	"github.com/stacks-ils/stacks/api/reports"
 	"github.com/stacks-ils/stacks/api/serials"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/billing"
 	"github.com/stacks-ils/stacks/tenants"
 )
@@ -198,10 +199,7 @@ func (w *Worker) eachTenant(ctx context.Context, fn func(t tenants.Tenant, local
 	}
 	now := w.opt.Now()
 	for _, t := range ts {
-		loc, err := time.LoadLocation(t.Timezone)
-		if err != nil {
-			loc = time.UTC
-		}
+		loc := tz.OrUTC(t.Timezone)
 		if err := fn(t, now.In(loc)); err != nil {
 			return err
 		}

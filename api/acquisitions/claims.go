@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -72,7 +72,7 @@ func (s *Service) localZone(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if _, err := time.LoadLocation(t.Timezone); err != nil {
+	if _, err := tz.Load(t.Timezone); err != nil {
 		return "UTC", nil
 	}
 	return t.Timezone, nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -86,10 +87,7 @@ func (s *Service) today(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	loc, err := time.LoadLocation(t.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(t.Timezone)
 	return s.now().In(loc).Format(time.DateOnly), nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,6 +16,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -25,20 +25,6 @@ type desk struct {
 	branch *tenants.Branch
 	at     time.Time
 	loc    *time.Location
-}
-
-var locations sync.Map // time zone name -> *time.Location
-
-func location(name string) *time.Location {
-	if l, ok := locations.Load(name); ok {
-		return l.(*time.Location)
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		l = time.UTC
-	}
-	locations.Store(name, l)
-	return l
 }
 
 // openDesk checks the branch and the caller's right to circulate there, and
@@ -60,7 +46,7 @@ func (s *Service) openDesk(ctx context.Context, branchID uuid.UUID, at *time.Tim
 		return nil, errs.E(errs.Forbidden, "forbidden_branch", "you may not circulate items at "+b.Name)
 	}
 	now := s.now()
-	d := &desk{branch: b, at: now, loc: location(b.EffectiveTimezone)}
+	d := &desk{branch: b, at: now, loc: tz.OrUTC(b.EffectiveTimezone)}
 	if at != nil && !at.IsZero() {
 		if at.After(now.Add(time.Minute)) { // a minute of clock skew between desk and server
 			return nil, errs.Field(field, "future_time", field+" is in the future; only past times can be recorded")

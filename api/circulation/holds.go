@@ -15,6 +15,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/notices"
 	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -240,7 +241,7 @@ func (s *Service) PlaceHold(ctx context.Context, in HoldInput) (*Hold, error) {
 			itemType = "book" // on order: no copies yet
 		}
 	}
-	loc := location(pickup.EffectiveTimezone)
+	loc := tz.OrUTC(pickup.EffectiveTimezone)
 	now := s.now()
 	dp, err := s.lockPatron(ctx, "", &in.PatronID, now.In(loc).Format(time.DateOnly))
 	if err != nil {
@@ -494,7 +495,7 @@ func (s *Service) PullList(ctx context.Context, branchID uuid.UUID) ([]PullItem,
 		}
 		return nil, err
 	}
-	today := s.now().In(location(b.EffectiveTimezone)).Format(time.DateOnly)
+	today := s.now().In(tz.OrUTC(b.EffectiveTimezone)).Format(time.DateOnly)
 	var out []PullItem
 	err = db.Raw(`SELECT DISTINCT ON (h.id) h.id AS hold_id, h.patron_id, h.pickup_branch_id, h.requested_at, h.bib_id, b.title,
   i.id AS item_id, i.barcode, i.call_number, i.location, i.call_number_sort
@@ -568,7 +569,7 @@ RETURNING h.*`, map[string]any{"now": now}).Scan(&expired).Error
 		if err != nil {
 			return 0, err
 		}
-		next, err := s.nextHold(ctx, it, now.In(location(b.EffectiveTimezone)).Format(time.DateOnly))
+		next, err := s.nextHold(ctx, it, now.In(tz.OrUTC(b.EffectiveTimezone)).Format(time.DateOnly))
 		if err != nil {
 			return 0, err
 		}

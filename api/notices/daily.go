@@ -12,6 +12,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -182,10 +183,7 @@ func (s *Service) RunDaily(ctx context.Context, kind string, date string) (int, 
 	if err := db.Raw("SELECT name, timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&lib).Error; err != nil {
 		return 0, fmt.Errorf("library: %w", err)
 	}
-	loc, err := time.LoadLocation(lib.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(lib.Timezone)
 	day, err := time.ParseInLocation(time.DateOnly, date, loc)
 	if err != nil {
 		return 0, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
@@ -303,15 +301,11 @@ func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
 		return nil, errs.Field("kind", "unknown_kind", "kind is one of "+strings.Join(DailyKinds, ", "))
 	}
 	if in.Date == "" {
-		var tz string
-		if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&tz).Error; err != nil {
+		var zone string
+		if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
 			return nil, fmt.Errorf("library time zone: %w", err)
 		}
-		loc, err := time.LoadLocation(tz)
-		if err != nil {
-			loc = time.UTC
-		}
-		in.Date = s.now().In(loc).Format(time.DateOnly)
+		in.Date = s.now().In(tz.OrUTC(zone)).Format(time.DateOnly)
 	} else if _, err := time.Parse(time.DateOnly, in.Date); err != nil {
 		return nil, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -385,10 +386,7 @@ FROM patrons WHERE id = ?`, in.PatronID).Scan(&p)
 	if r.RowsAffected == 0 {
 		return nil, errs.Field("patron_id", "patron_not_found", "patron_id names no patron of this library")
 	}
-	loc, err := time.LoadLocation(p.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(p.Timezone)
 	d := Data{Library: p.Library, Date: s.now().In(loc).Format(time.DateOnly), Level: 1,
 		Patron: PatronData{FirstName: p.FirstName, LastName: p.LastName, CardNumber: p.CardNumber, ExpiresOn: p.ExpiresOn,
 			Name: strings.TrimSpace(p.FirstName + " " + p.LastName)}, Hold: sample.Hold,

@@ -21,6 +21,7 @@ import (
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
 	"github.com/stacks-ils/stacks/api/patrons"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -212,10 +213,7 @@ func (s *Service) loans(ctx context.Context, patronID uuid.UUID, lib *tenants.Te
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(lib.Timezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(lib.Timezone)
 	var rows []struct {
 		ID             uuid.UUID
 		Title, Barcode string

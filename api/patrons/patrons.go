@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -220,9 +221,7 @@ func (s *Service) today(b *tenants.Branch) time.Time {
 
 func branchLocation(b *tenants.Branch) *time.Location {
 	if b != nil {
-		if loc, err := time.LoadLocation(b.EffectiveTimezone); err == nil && b.EffectiveTimezone != "" {
-			return loc
-		}
+		return tz.OrUTC(b.EffectiveTimezone)
 	}
 	return time.UTC
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -135,7 +136,7 @@ func (s *Service) parseParams(ctx context.Context, r *Report, raw map[string]str
 	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&p.tz).Error; err != nil {
 		return nil, fmt.Errorf("library time zone: %w", err)
 	}
-	if p.loc, err = time.LoadLocation(p.tz); err != nil {
+	if p.loc, err = tz.Load(p.tz); err != nil {
 		p.tz, p.loc = "UTC", time.UTC
 	}
 	local := now.In(p.loc)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -211,14 +212,11 @@ func (s *Service) DueSchedules(ctx context.Context, now time.Time) ([]Due, error
 	if err != nil {
 		return nil, err
 	}
-	var tz string
-	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&tz).Error; err != nil {
+	var zone string
+	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
 		return nil, fmt.Errorf("library time zone: %w", err)
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(zone)
 	var scs []Schedule
 	if err := db.Raw("SELECT * FROM report_schedules WHERE status = 'active' ORDER BY id").Scan(&scs).Error; err != nil {
 		return nil, fmt.Errorf("active report schedules: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/notices"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -76,14 +77,11 @@ func (s *Service) today(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	var tz string
-	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&tz).Error; err != nil {
+	var zone string
+	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
 		return time.Time{}, err
 	}
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(zone)
 	y, m, d := s.now().In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
 }

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -315,10 +316,7 @@ func (s *Service) BranchDays(ctx context.Context, branchID uuid.UUID, from, to s
 	if err != nil {
 		return nil, err
 	}
-	loc, err := time.LoadLocation(b.EffectiveTimezone)
-	if err != nil {
-		loc = time.UTC
-	}
+	loc := tz.OrUTC(b.EffectiveTimezone)
 	var f, t time.Time
 	if from == "" {
 		y, m, d := s.now().In(loc).Date()

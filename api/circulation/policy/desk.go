@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -104,11 +105,7 @@ FROM (SELECT 1) one LEFT JOIN LATERAL (
 // calendarBase starts b's calendar from what the branch row holds, and
 // says which ancestors' hours are needed (none when b has its own).
 func calendarBase(b *tenants.Branch) (*Calendar, []uuid.UUID) {
-	loc, err := time.LoadLocation(b.EffectiveTimezone)
-	if err != nil {
-		loc = time.UTC
-	}
-	cal := NewCalendar(loc, b.Path, b.OpeningHours, nil)
+	cal := NewCalendar(tz.OrUTC(b.EffectiveTimezone), b.Path, b.OpeningHours, nil)
 	if cal.weekly != nil {
 		cal.hoursSource = &b.ID
 		return cal, nil
