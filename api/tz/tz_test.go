@@ -1,6 +1,10 @@
 package tz
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,5 +41,34 @@ func TestLoad(t *testing.T) {
 	at := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
 	if d := at.In(l).Format(time.DateOnly); d != "2026-11-27" {
 		t.Errorf("03:00 UTC in Chicago = %s, want 2026-11-27", d)
+	}
+}
+
+// TestNoDirectLoadLocation keeps the convention: every zone goes through
+// this package's cache.
+func TestNoDirectLoadLocation(t *testing.T) {
+	root, here := filepath.Join("..", ".."), filepath.Join("..", "..", "api", "tz")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		// Tests may load zones directly; only this package may in code.
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.Dir(path) == here {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(src), "time."+"LoadLocation(") {
+			t.Errorf("%s calls time.LoadLocation; use tz.Load or tz.OrUTC", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
