@@ -24,6 +24,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/stacks-ils/stacks/api/errs"
+	"github.com/stacks-ils/stacks/api/tz"
 )
 
 // ErrNoTenantTx is returned by DB when the context carries no tenant
@@ -467,6 +468,20 @@ func CurrentTenant(ctx context.Context) (uuid.UUID, error) {
 		return uuid.Nil, ErrNoTenantTx
 	}
 	return st.tenant, nil
+}
+
+// Location is the time zone of the tenant whose transaction ctx holds (UTC
+// if the host's zone database lacks it).
+func Location(ctx context.Context) (*time.Location, error) {
+	db, err := DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var zone string
+	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
+		return nil, fmt.Errorf("library time zone: %w", err)
+	}
+	return tz.OrUTC(zone), nil
 }
 
 // platform returns a handle for the few platform-table queries this package

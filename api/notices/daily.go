@@ -293,7 +293,7 @@ type RunResult struct {
 // workers, under the same task id the scheduler uses (so it never doubles
 // a scheduled run), or in this transaction when no workers are connected.
 func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
-	db, err := tenants.DB(ctx)
+	tenant, err := tenants.CurrentTenant(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -301,11 +301,11 @@ func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
 		return nil, errs.Field("kind", "unknown_kind", "kind is one of "+strings.Join(DailyKinds, ", "))
 	}
 	if in.Date == "" {
-		var zone string
-		if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
-			return nil, fmt.Errorf("library time zone: %w", err)
+		loc, err := tenants.Location(ctx)
+		if err != nil {
+			return nil, err
 		}
-		in.Date = s.now().In(tz.OrUTC(zone)).Format(time.DateOnly)
+		in.Date = s.now().In(loc).Format(time.DateOnly)
 	} else if _, err := time.Parse(time.DateOnly, in.Date); err != nil {
 		return nil, errs.Field("date", "invalid_date", "date must be a date YYYY-MM-DD")
 	}
@@ -318,7 +318,6 @@ func (s *Service) Run(ctx context.Context, in RunInput) (*RunResult, error) {
 		res.Count = &n
 		return res, nil
 	}
-	tenant, _ := tenants.CurrentTenant(ctx)
 	tenants.AfterCommit(ctx, func(ctx context.Context) {
 		if err := s.enqueue.EnqueueDaily(ctx, tenant, in.Kind, in.Date); err != nil {
 			s.log.Error("enqueue notices run", "tenant_id", tenant, "kind", in.Kind, "error", err)

@@ -15,7 +15,6 @@ import (
 
 	"github.com/stacks-ils/stacks/api/errs"
 	"github.com/stacks-ils/stacks/api/httpx"
-	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -212,11 +211,10 @@ func (s *Service) DueSchedules(ctx context.Context, now time.Time) ([]Due, error
 	if err != nil {
 		return nil, err
 	}
-	var zone string
-	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
-		return nil, fmt.Errorf("library time zone: %w", err)
+	loc, err := tenants.Location(ctx)
+	if err != nil {
+		return nil, err
 	}
-	loc := tz.OrUTC(zone)
 	var scs []Schedule
 	if err := db.Raw("SELECT * FROM report_schedules WHERE status = 'active' ORDER BY id").Scan(&scs).Error; err != nil {
 		return nil, fmt.Errorf("active report schedules: %w", err)

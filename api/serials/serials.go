@@ -22,7 +22,6 @@ import (
 	"github.com/stacks-ils/stacks/api/acquisitions"
 	"github.com/stacks-ils/stacks/api/catalog"
 	"github.com/stacks-ils/stacks/api/notices"
-	"github.com/stacks-ils/stacks/api/tz"
 	"github.com/stacks-ils/stacks/tenants"
 )
 
@@ -73,15 +72,10 @@ func (s *Service) SetClock(now func() time.Time) *Service {
 
 // today is the library's local date.
 func (s *Service) today(ctx context.Context) (time.Time, error) {
-	db, err := tenants.DB(ctx)
+	loc, err := tenants.Location(ctx)
 	if err != nil {
 		return time.Time{}, err
 	}
-	var zone string
-	if err := db.Raw("SELECT timezone FROM tenants WHERE id = app.current_tenant_id()").Scan(&zone).Error; err != nil {
-		return time.Time{}, err
-	}
-	loc := tz.OrUTC(zone)
 	y, m, d := s.now().In(loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
 }
